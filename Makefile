@@ -1,0 +1,40 @@
+# Root entry points. CMake does the building; this file names what a user types.
+BUILD     ?= build
+SAN_BUILD ?= build-san
+JOBS      ?= $(shell nproc)
+LISTEN    ?= 127.0.0.1:8080
+DB        ?= entitled.db
+
+.PHONY: all build san deps run test test-fast clean format bench
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+san:
+	@cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DENTITLED_SANITIZE=ON >/dev/null
+	@cmake --build $(SAN_BUILD) -j $(JOBS)
+
+run: deps build
+	@LISTEN=$(LISTEN) DB=$(DB) bash scripts/run.sh $(BUILD)/entitled
+
+# Every test, on the optimised build and again under ASan/UBSan.
+test: deps build san
+	@cd $(BUILD) && ctest --output-on-failure
+	@cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
+
+# The optimised build only (quick loop while developing).
+test-fast: deps build
+	@cd $(BUILD) && ctest --output-on-failure
+
+format:
+	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
+
+clean:
+	@rm -rf $(BUILD) $(SAN_BUILD)

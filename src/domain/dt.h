@@ -1,0 +1,47 @@
+/* dt: date-times as entitled stores and writes them.
+ *
+ * An instant is an int64 count of microseconds since 1970-01-01T00:00:00Z.
+ * Parsing follows pydantic v2 in lax (python) mode, the engine behind
+ * Zenskar's FastAPI, so that the same input is accepted or refused with the
+ * same error type and message:
+ *   - RFC 3339 / ISO 8601 strings ("2026-01-31T12:00:00Z", offsets, fractions,
+ *     separators T, t, _ or space), a naive time taken as UTC;
+ *   - a date alone ("2026-01-31"): midnight UTC;
+ *   - Unix seconds as a JSON number or a numeric string (values past 2e10 are
+ *     milliseconds, as pydantic reads them).
+ * Formatting writes UTC with a `Z`, and `.ffffff` only when the fraction is not
+ * zero: "2026-01-31T12:00:00Z", "2026-01-31T12:00:00.500000Z". */
+#ifndef ENTITLED_DT_H
+#define ENTITLED_DT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A refusal, as pydantic words it. `type` is a static string such as
+ * "datetime_parsing", "datetime_from_date_parsing" or "datetime_type";
+ * `msg` is the whole message ("Input should be a valid datetime, input is too
+ * short"); `ctx_error` is the part after the comma, which FastAPI also returns
+ * as ctx.error (empty when the type has no ctx, as for "datetime_type"). */
+typedef struct {
+    const char *type;
+    char msg[192];
+    char ctx_error[160];
+} dt_error;
+
+/* Parse a string (not NUL-terminated, `len` bytes). 0 on success with *out
+ * set; -1 with *err filled. */
+int dt_parse_str(const char *s, size_t len, int64_t *out, dt_error *err);
+
+/* A JSON integer / real taken as Unix seconds (or milliseconds past 2e10). */
+int dt_from_int(int64_t v, int64_t *out, dt_error *err);
+int dt_from_double(double v, int64_t *out, dt_error *err);
+
+/* Write `t` as described above; `buf` holds at least DT_FORMAT_MAX bytes.
+ * Returns the length written (without the NUL). */
+#define DT_FORMAT_MAX 40
+size_t dt_format(int64_t t, char *buf);
+
+/* Now, as an instant. */
+int64_t dt_now(void);
+
+#endif
