@@ -6,23 +6,48 @@
  * `pos` is Python's JSONDecodeError.pos: an index in code points of the decoded
  * text (equal to the byte offset for ASCII).
  *
+ * The bytes are decoded as json.loads does: json.detect_encoding() picks
+ * UTF-8 (a BOM skipped), or UTF-16 / UTF-32 (by BOM, or by the NUL bytes
+ * Python looks for in the first four), decoded with "surrogatepass".
+ *
  * Decisions where we part from Python, each for a reason:
  *   - NaN, Infinity and -Infinity are not JSON (RFC 8259): refused as
  *     "Expecting value" at their first character, as Python refuses any other
  *     unknown token.
  *   - Nesting deeper than PYJSON_MAX_DEPTH is refused (Python would hit its
- *     recursion limit): PYJSON_TOO_DEEP.
- *   - Bytes that are not UTF-8 (FastAPI answers 400 "There was an error
- *     parsing the body"): PYJSON_NOT_UTF8. A UTF-8 BOM is skipped, as
- *     json.loads does for bytes.
- *   - A \u escape that leaves a lone surrogate is refused as
- *     "Invalid \uXXXX escape" at the backslash (a lone surrogate cannot be
- *     stored or written back as UTF-8).
+ *     recursion limit near depth 1000 and FastAPI answer 400):
+ *     PYJSON_TOO_DEEP, as soon as the 65th bracket is met.
+ *   - A lone surrogate in a string (Python keeps it in the str, pydantic
+ *     accepts it, but it cannot be stored or written back as UTF-8) is refused
+ *     only when Python would otherwise have succeeded, so that every document
+ *     Python refuses is refused with Python's own error:
+ *       from a \u escape ("\ud800", "\udc00x"): PYJSON_INVALID,
+ *         "Invalid \uXXXX escape" at the `u` of the first such escape (the
+ *         index Python gives for a malformed \u escape);
+ *       raw in the bytes (UTF-8 ED A0..BF xx, or UTF-16 / UTF-32 units that
+ *         "surrogatepass" lets through): PYJSON_NOT_UTF8.
+ * Where FastAPI answers 400 "There was an error parsing the body" (the bytes
+ * do not decode, or Python raises something other than JSONDecodeError) we
+ * answer PYJSON_NOT_UTF8: bytes that UTF-8 (or the UTF-16 / UTF-32 Python
+ * detected) refuses, and an integer literal of more than 4300 digits
+ * (Python 3.11's int limit raises ValueError).
+ *
  * Values are built as jansson values: objects keep the last of duplicate keys
- * (as Python does), integers that fit in int64 are json_integer, other numbers
- * json_real; an integer or real too large for a double becomes a json_string
- * holding the literal text, tagged by pyjson_is_big(), so the validator can
- * answer as pydantic does for a number that is not finite. */
+ * at the place of the first (as a Python dict does), strings keep \u0000
+ * (use json_string_length), integers that fit in int64 are json_integer,
+ * other finite reals json_real (-0 is the integer 0, -0.0 the real -0.0).
+ * "Big" numbers are the integer literals outside int64 and the real literals
+ * that overflow a double (1e400: Python's inf). A big number is stood in for
+ * by a one-member object whose key begins with the byte 0xFF (never valid
+ * UTF-8, so no document can forge it) and whose value is the literal text:
+ * pyjson_is_big() tells it, pyjson_big_text() gives the text, so a validator
+ * can answer as pydantic does (an int of 30 digits is a valid float; 1e400 is
+ * "Input should be a finite number") and echo the literal as `input`.
+ * Do not json_dump a stand-in: jansson refuses its key (json_dumps -> NULL).
+ *
+ * On failure *out is NULL and `err` (may be NULL) is filled: for
+ * PYJSON_INVALID with Python's msg and pos; for the other codes with a short
+ * note and a code-point index, for logs only. */
 #ifndef ENTITLED_PYJSON_H
 #define ENTITLED_PYJSON_H
 
@@ -34,7 +59,7 @@
 enum pyjson_rc {
     PYJSON_OK = 0,
     PYJSON_INVALID = 1,  /* err_msg / err_pos set as Python's JSONDecodeError */
-    PYJSON_NOT_UTF8 = 2, /* body is not UTF-8 */
+    PYJSON_NOT_UTF8 = 2, /* FastAPI's 400: bytes do not decode, or not a JSONDecodeError */
     PYJSON_TOO_DEEP = 3, /* nesting past PYJSON_MAX_DEPTH */
     PYJSON_NOMEM = 4
 };
@@ -47,7 +72,14 @@ typedef struct {
 /* Parse `len` bytes. On PYJSON_OK *out holds a new reference. */
 enum pyjson_rc pyjson_parse(const char *buf, size_t len, json_t **out, pyjson_error *err);
 
-/* True when `v` is the string stand-in for a number too large for a double. */
+/* True when `v` is the stand-in for a big number (see above). */
 int pyjson_is_big(const json_t *v);
+
+/* The literal text of a big number ("1e400", "-123456789012345678901"), or
+ * NULL when `v` is not a stand-in. Valid as long as `v` is. */
+const char *pyjson_big_text(const json_t *v);
+
+/* True when the stand-in `v` holds an integer literal (no '.', 'e', 'E'). */
+int pyjson_big_is_integer(const json_t *v);
 
 #endif

@@ -1,0 +1,200 @@
+/* answer: reading bodies and writing answers the way FastAPI does. */
+#include "api/api.h"
+
+#include "validate/pyjson.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define ANSWER_MAX (4u << 20)
+
+void api_reply_jw(http_req *r, unsigned status, jw *w) {
+    size_t len = 0;
+    char *out = jw_take(w, &len);
+    if (!out) {
+        http_reply_detail(r, 500, "Internal Server Error: the answer could not be built");
+        return;
+    }
+    http_reply(r, status, out, len);
+}
+
+void api_reply_errors(http_req *r, json_t *errors) {
+    jw w;
+    jw_init(&w, ANSWER_MAX);
+    jw_obj_begin(&w);
+    jw_key(&w, "detail");
+    jw_value(&w, errors);
+    jw_obj_end(&w);
+    json_decref(errors);
+    api_reply_jw(r, 422, &w);
+}
+
+void api_reply_store(http_req *r, store_rc rc, const char *what) {
+    char msg[128];
+    switch (rc) {
+    case STORE_OK: return;
+    case STORE_NOT_FOUND:
+        snprintf(msg, sizeof msg, "%s not found", what);
+        http_reply_detail(r, 404, msg);
+        return;
+    case STORE_CONFLICT:
+        snprintf(msg, sizeof msg, "%s with this id already exists", what);
+        http_reply_detail(r, 409, msg);
+        return;
+    case STORE_WINDOW:
+        http_reply_detail(r, 422, "active_from must not be after expiry_at");
+        return;
+    case STORE_BUSY:
+        http_reply_header(r, "Retry-After", "1");
+        http_reply_detail(r, 503, "The database is busy or unavailable; retry shortly");
+        return;
+    case STORE_ERROR:
+        http_reply_detail(r, 500, "Internal Server Error: the database failed; nothing was changed");
+        return;
+    }
+}
+
+/* FastAPI parses the body as JSON only without a content type or with
+ * application/json or application/...+json. */
+static bool json_content_type(const char *ct) {
+    if (!ct) return true;
+    while (*ct == ' ') ct++;
+    if (strncasecmp(ct, "application/", 12) != 0) return false;
+    const char *sub = ct + 12;
+    size_t n = strcspn(sub, "; \t");
+    if (n == 4 && strncasecmp(sub, "json", 4) == 0) return true;
+    return n >= 5 && strncasecmp(sub + n - 5, "+json", 5) == 0;
+}
+
+bool api_read_body(http_req *r, json_t **out) {
+    *out = NULL;
+    if (!r->body || r->body_len == 0) return true;
+    if (!json_content_type(http_header(r, "content-type"))) {
+        *out = json_stringn(r->body, r->body_len); /* NULL when not UTF-8 */
+        if (*out) return true;
+        http_reply_detail(r, 400, "There was an error parsing the body");
+        return false;
+    }
+    pyjson_error e;
+    switch (pyjson_parse(r->body, r->body_len, out, &e)) {
+    case PYJSON_OK: return true;
+    case PYJSON_INVALID: {
+        json_t *errors = json_array(), *loc = json_array(), *ctx = json_object();
+        json_array_append_new(loc, json_string("body"));
+        json_array_append_new(loc, json_integer((json_int_t)e.pos));
+        json_object_set_new(ctx, "error", json_string(e.msg));
+        json_t *empty = json_object();
+        validate_error(errors, "json_invalid", loc, "JSON decode error", empty, ctx);
+        json_decref(empty);
+        api_reply_errors(r, errors);
+        return false;
+    }
+    case PYJSON_NOT_UTF8:
+        http_reply_detail(r, 400, "There was an error parsing the body");
+        return false;
+    case PYJSON_TOO_DEEP:
+        http_reply_detail(r, 400, "There was an error parsing the body: JSON nested too deeply");
+        return false;
+    case PYJSON_NOMEM: break;
+    }
+    http_reply_detail(r, 500, "Internal Server Error: out of memory");
+    return false;
+}
+
+bool api_path_uuid(http_req *r, const char *name, char *out, json_t *errors) {
+    const char *v = http_param(r, name);
+    return validate_path_uuid(name, v ? v : "", out, errors);
+}
+
+static void kopt_num(jw *w, const char *k, opt_num v) {
+    jw_key(w, k);
+    if (v.set) jw_num(w, v.v);
+    else jw_null(w);
+}
+static void kopt_time(jw *w, const char *k, opt_time v) {
+    jw_key(w, k);
+    if (v.set) jw_time(w, v.v);
+    else jw_null(w);
+}
+static void kopt_bool(jw *w, const char *k, opt_bool v) {
+    jw_key(w, k);
+    if (v >= 0) jw_bool(w, v);
+    else jw_null(w);
+}
+/* a stored JSON text, or `dflt` (raw JSON) when there is none */
+static void kjson(jw *w, const char *k, const char *text, const char *dflt) {
+    jw_key(w, k);
+    const char *t = text ? text : dflt;
+    jw_raw(w, t, strlen(t));
+}
+
+/* The reference's SingleEntitlementCustomerResponseSchema fields first, then
+ * what entitled adds: the remaining balance and the stored create fields. */
+void api_write_grant(jw *w, const model_grant *g) {
+    jw_obj_begin(w);
+    jw_kstr(w, "id", g->id);
+    jw_kstr(w, "entitlement", g->entitlement);
+    jw_kstr(w, "customer", g->customer);
+    kopt_time(w, "expiry_at", g->expiry_at);
+    kopt_time(w, "active_from", g->active_from);
+    kopt_num(w, "quantity", g->quantity);
+    kopt_num(w, "quantity_used", g->quantity_used);
+    jw_key(w, "created_at");
+    jw_time(w, g->created_at);
+    opt_num rem = {g->quantity.set, 0};
+    if (rem.set) rem.v = g->quantity.v - (g->quantity_used.set ? g->quantity_used.v : 0);
+    kopt_num(w, "quantity_remaining", rem);
+    jw_kstr(w, "contract_id", g->contract_id);
+    jw_kstr(w, "source_type", g->source_type);
+    jw_kstr(w, "source_id", g->source_id);
+    kopt_num(w, "block_amount", g->block_amount);
+    jw_kstr(w, "invoice_id", g->invoice_id);
+    jw_kstr(w, "event", g->event);
+    kopt_num(w, "numeric_value", g->numeric_value);
+    jw_kstr(w, "feature_option_value", g->feature_option_value);
+    jw_kstr(w, "status", g->status);
+    jw_key(w, "updated_at");
+    jw_time(w, g->updated_at);
+    jw_obj_end(w);
+}
+
+void api_write_customer(jw *w, const model_customer *c) {
+    jw_obj_begin(w);
+    jw_kstr(w, "id", c->id);
+    jw_kstr(w, "external_id", c->external_id);
+    jw_kstr(w, "customer_name", c->customer_name);
+    kjson(w, "custom_data", c->custom_data, "{}");
+    kjson(w, "address", c->address, "{}");
+    kjson(w, "ship_to_address", c->ship_to_address, "null");
+    kjson(w, "tax_info", c->tax_info, "null");
+    jw_kstr(w, "phone_number", c->phone_number);
+    jw_kstr(w, "email", c->email);
+    kjson(w, "contacts", NULL, "[]");
+    kjson(w, "custom_attributes", NULL, "{}");
+    kopt_bool(w, "communications_enabled", c->communications_enabled);
+    kopt_bool(w, "auto_charge_enabled", c->auto_charge_enabled);
+    kjson(w, "invoice_details", NULL, "{}");
+    kjson(w, "connector", c->connector, "null");
+    jw_kstr(w, "business_entity_id", c->business_entity_id);
+    jw_key(w, "created_at");
+    jw_time(w, c->created_at);
+    jw_key(w, "updated_at");
+    jw_time(w, c->updated_at);
+    jw_obj_end(w);
+}
+
+void api_write_entitlement(jw *w, const model_entitlement *e) {
+    jw_obj_begin(w);
+    jw_kstr(w, "id", e->id);
+    jw_kstr(w, "name", e->name);
+    jw_kstr(w, "description", e->description);
+    jw_kstr(w, "entitlement_type", e->entitlement_type);
+    jw_kstr(w, "units", e->units);
+    kopt_bool(w, "is_active", e->is_active);
+    jw_kstr(w, "product_id", e->product_id);
+    jw_key(w, "created_at");
+    jw_time(w, e->created_at);
+    jw_obj_end(w);
+}

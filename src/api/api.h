@@ -1,0 +1,58 @@
+/* api: the Zenskar operations. Each handler validates its path and body
+ * (validate/), calls the store, and writes the answer (util/jw). The route
+ * table in routes.c is the one list of what the server serves. */
+#ifndef ENTITLED_API_H
+#define ENTITLED_API_H
+
+#include "http/http.h"
+#include "store/store.h"
+#include "util/jw.h"
+#include "validate/validate.h"
+
+#include <jansson.h>
+
+typedef struct {
+    store *st;
+} api_app;
+
+extern const route api_routes[];
+extern const size_t api_nroutes;
+
+/* The authoriser the edge calls before the body (auth.c). */
+bool api_authorize(void *app, http_req *r);
+
+/* Keys: "ek_<16 hex id>_<43 base64url secret>" (auth.c). */
+#define API_KEY_MAX 80
+int api_key_new(char *key_out, size_t cap, char *id_out, uint8_t hash_out[32]);
+
+/* Answers (answer.c). */
+void api_reply_jw(http_req *r, unsigned status, jw *w);
+void api_reply_errors(http_req *r, json_t *errors); /* 422; takes `errors` */
+/* Map a store failure to its status; `what` names the object ("Customer"). */
+void api_reply_store(http_req *r, store_rc rc, const char *what);
+
+/* The request body as FastAPI reads it. Returns false when the answer is
+ * already set (malformed JSON: 422 json_invalid; not UTF-8: 400). On true,
+ * *out is the parsed value, or NULL for an empty body; a body sent with a
+ * non-JSON content type is a string holding its text, as FastAPI passes the
+ * raw bytes on to validation. */
+bool api_read_body(http_req *r, json_t **out);
+
+/* Path UUID parameters in route order; appends their errors. */
+bool api_path_uuid(http_req *r, const char *name, char *out, json_t *errors);
+
+void api_write_grant(jw *w, const model_grant *g);
+void api_write_customer(jw *w, const model_customer *c);
+void api_write_entitlement(jw *w, const model_entitlement *e);
+
+/* handlers */
+void h_healthz(void *app, http_req *r);
+void h_customer_create(void *app, http_req *r);
+void h_customer_get(void *app, http_req *r);
+void h_entitlement_create(void *app, http_req *r);
+void h_entitlement_get(void *app, http_req *r);
+void h_grant_create(void *app, http_req *r);
+void h_grant_get(void *app, http_req *r);
+void h_grant_update(void *app, http_req *r);
+
+#endif

@@ -1,0 +1,159 @@
+/* Customers: create and get (the rest of the Customers API comes with the
+ * list operations). Nested objects (addresses, tax ids, connector,
+ * custom_data) are validated for shape and stored as JSON text. */
+#include "api/api.h"
+
+#include "domain/dt.h"
+#include "domain/uid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static const vfield ADDRESS[] = {
+    {.name = "line1", .type = V_STR, .nullable = true},
+    {.name = "line2", .type = V_STR, .nullable = true},
+    {.name = "line3", .type = V_STR, .nullable = true},
+    {.name = "city", .type = V_STR, .nullable = true},
+    {.name = "state", .type = V_STR, .nullable = true},
+    {.name = "zipCode", .type = V_STR, .nullable = true},
+    {.name = "country", .type = V_STR, .nullable = true},
+    {.name = "country_code", .type = V_STR, .nullable = true},
+    {.name = "validation_status", .type = V_STR, .nullable = true},
+    {.name = "connector_validation", .type = V_DICT, .nullable = true},
+};
+static const vfield TAX_ID[] = {
+    {.name = "country_code", .type = V_STR},
+    {.name = "tax_code", .type = V_STR},
+    {.name = "tax_id", .type = V_STR},
+};
+static const vfield CONNECTOR[] = {
+    {.name = "name", .type = V_STR, .nullable = true},
+    {.name = "reference_id", .type = V_STR, .nullable = true},
+};
+
+enum {
+    F_NAME,
+    F_EXTERNAL_ID,
+    F_CUSTOM_DATA,
+    F_ADDRESS,
+    F_SHIP_TO,
+    F_TAX_INFO,
+    F_EMAIL,
+    F_PHONE,
+    F_CONNECTOR,
+    F_COMMS,
+    F_AUTOCHARGE,
+    F_BUSINESS_ENTITY,
+    F_COUNT
+};
+/* The reference's CreateCustomerRequestSchema, in its order. */
+static const vfield CREATE[F_COUNT] = {
+    [F_NAME] = {.name = "customer_name", .type = V_STR, .required = true},
+    [F_EXTERNAL_ID] = {.name = "external_id", .type = V_STR, .nullable = true, .max_length = 255},
+    [F_CUSTOM_DATA] = {.name = "custom_data", .type = V_DICT},
+    [F_ADDRESS] = {.name = "address", .type = V_MODEL, .class_name = "Address", .sub = ADDRESS,
+                   .nsub = N(ADDRESS)},
+    [F_SHIP_TO] = {.name = "ship_to_address", .type = V_MODEL, .class_name = "Address",
+                   .sub = ADDRESS, .nsub = N(ADDRESS)},
+    [F_TAX_INFO] = {.name = "tax_info", .type = V_LIST_MODEL, .nullable = true,
+                    .class_name = "TaxId", .sub = TAX_ID, .nsub = N(TAX_ID)},
+    [F_EMAIL] = {.name = "email", .type = V_STR, .nullable = true},
+    [F_PHONE] = {.name = "phone_number", .type = V_STR, .nullable = true},
+    [F_CONNECTOR] = {.name = "connector", .type = V_MODEL, .class_name = "ConnectorInfo",
+                     .sub = CONNECTOR, .nsub = N(CONNECTOR)},
+    [F_COMMS] = {.name = "communications_enabled", .type = V_BOOL, .nullable = true},
+    [F_AUTOCHARGE] = {.name = "auto_charge_enabled", .type = V_BOOL, .nullable = true},
+    [F_BUSINESS_ENTITY] = {.name = "business_entity_id", .type = V_UUID, .nullable = true},
+};
+
+/* A validated JSON value as stored text, NULL when absent or null. */
+static char *json_text(const vval *v, int *oom) {
+    if (!v->present || v->null || !v->json) return NULL;
+    jw w;
+    jw_init(&w, 1u << 20);
+    jw_value(&w, v->json);
+    char *t = jw_take(&w, NULL);
+    if (!t) *oom = 1;
+    return t;
+}
+
+static opt_bool opt_b(const vval *v, opt_bool dflt) {
+    if (!v->present) return dflt;
+    return v->null ? -1 : v->b;
+}
+
+void h_customer_create(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *body = NULL, *errors = json_array();
+    vval v[F_COUNT];
+    model_customer c = {0};
+    int oom = 0;
+    if (!api_read_body(r, &body)) goto out;
+    validate_body(body, CREATE, F_COUNT, v, errors);
+    if (json_array_size(errors)) {
+        api_reply_errors(r, errors);
+        errors = NULL;
+        goto out;
+    }
+    uid_t16 id;
+    if (uid_new_v7(&id) != 0) {
+        http_reply_detail(r, 500, "Internal Server Error: no randomness for a new id");
+        goto out;
+    }
+    uid_format(&id, c.id);
+    c.customer_name = validate_strdup(&v[F_NAME], &CREATE[F_NAME], &oom);
+    c.external_id = validate_strdup(&v[F_EXTERNAL_ID], &CREATE[F_EXTERNAL_ID], &oom);
+    c.email = validate_strdup(&v[F_EMAIL], &CREATE[F_EMAIL], &oom);
+    c.phone_number = validate_strdup(&v[F_PHONE], &CREATE[F_PHONE], &oom);
+    c.business_entity_id =
+        validate_strdup(&v[F_BUSINESS_ENTITY], &CREATE[F_BUSINESS_ENTITY], &oom);
+    c.communications_enabled = opt_b(&v[F_COMMS], 1);
+    c.auto_charge_enabled = opt_b(&v[F_AUTOCHARGE], 1);
+    c.custom_data = json_text(&v[F_CUSTOM_DATA], &oom);
+    c.address = json_text(&v[F_ADDRESS], &oom);
+    c.ship_to_address = json_text(&v[F_SHIP_TO], &oom);
+    c.tax_info = json_text(&v[F_TAX_INFO], &oom);
+    c.connector = json_text(&v[F_CONNECTOR], &oom);
+    c.created_at = c.updated_at = dt_now();
+    if (oom) {
+        http_reply_detail(r, 500, "Internal Server Error: out of memory");
+        goto out;
+    }
+    store_rc rc = store_customer_create(app->st, r->org, &c);
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Customer");
+        goto out;
+    }
+    jw w;
+    jw_init(&w, 4u << 20);
+    api_write_customer(&w, &c);
+    api_reply_jw(r, 200, &w);
+out:
+    model_customer_clear(&c);
+    json_decref(errors);
+    json_decref(body);
+}
+
+void h_customer_get(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *errors = json_array();
+    char id[ID_BUF];
+    if (!api_path_uuid(r, "customer_id", id, errors)) {
+        api_reply_errors(r, errors);
+        return;
+    }
+    json_decref(errors);
+    model_customer c;
+    store_rc rc = store_customer_get(app->st, r->org, id, &c);
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Customer");
+        return;
+    }
+    jw w;
+    jw_init(&w, 4u << 20);
+    api_write_customer(&w, &c);
+    api_reply_jw(r, 200, &w);
+    model_customer_clear(&c);
+}

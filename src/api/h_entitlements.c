@@ -1,0 +1,88 @@
+/* Entitlements (the catalog): create and get. */
+#include "api/api.h"
+
+#include "domain/dt.h"
+#include "domain/uid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const TYPES[] = {"Feature", "Quantity", "Credits", NULL};
+
+enum { F_NAME, F_DESCRIPTION, F_TYPE, F_UNITS, F_ACTIVE, F_PRODUCT, F_COUNT };
+/* The reference's CreateEntitlementRequestSchema. */
+static const vfield CREATE[F_COUNT] = {
+    [F_NAME] = {.name = "name", .type = V_STR, .required = true},
+    [F_DESCRIPTION] = {.name = "description", .type = V_STR, .nullable = true},
+    [F_TYPE] = {.name = "entitlement_type", .type = V_ENUM, .nullable = true, .choices = TYPES},
+    [F_UNITS] = {.name = "units", .type = V_STR, .nullable = true},
+    [F_ACTIVE] = {.name = "is_active", .type = V_BOOL, .nullable = true},
+    [F_PRODUCT] = {.name = "product_id", .type = V_UUID, .nullable = true},
+};
+
+void h_entitlement_create(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *body = NULL, *errors = json_array();
+    vval v[F_COUNT];
+    model_entitlement e = {0};
+    int oom = 0;
+    if (!api_read_body(r, &body)) goto out;
+    validate_body(body, CREATE, F_COUNT, v, errors);
+    if (json_array_size(errors)) {
+        api_reply_errors(r, errors);
+        errors = NULL;
+        goto out;
+    }
+    uid_t16 id;
+    if (uid_new_v7(&id) != 0) {
+        http_reply_detail(r, 500, "Internal Server Error: no randomness for a new id");
+        goto out;
+    }
+    uid_format(&id, e.id);
+    e.name = validate_strdup(&v[F_NAME], &CREATE[F_NAME], &oom);
+    e.description = validate_strdup(&v[F_DESCRIPTION], &CREATE[F_DESCRIPTION], &oom);
+    e.entitlement_type = validate_strdup(&v[F_TYPE], &CREATE[F_TYPE], &oom);
+    e.units = validate_strdup(&v[F_UNITS], &CREATE[F_UNITS], &oom);
+    e.is_active = !v[F_ACTIVE].present ? 1 : v[F_ACTIVE].null ? -1 : v[F_ACTIVE].b;
+    e.product_id = validate_strdup(&v[F_PRODUCT], &CREATE[F_PRODUCT], &oom);
+    e.created_at = e.updated_at = dt_now();
+    if (oom) {
+        http_reply_detail(r, 500, "Internal Server Error: out of memory");
+        goto out;
+    }
+    store_rc rc = store_entitlement_create(app->st, r->org, &e);
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Entitlement");
+        goto out;
+    }
+    jw w;
+    jw_init(&w, 1u << 20);
+    api_write_entitlement(&w, &e);
+    api_reply_jw(r, 200, &w);
+out:
+    model_entitlement_clear(&e);
+    json_decref(errors);
+    json_decref(body);
+}
+
+void h_entitlement_get(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *errors = json_array();
+    char id[ID_BUF];
+    if (!api_path_uuid(r, "entitlement_id", id, errors)) {
+        api_reply_errors(r, errors);
+        return;
+    }
+    json_decref(errors);
+    model_entitlement e;
+    store_rc rc = store_entitlement_get(app->st, r->org, id, &e);
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Entitlement");
+        return;
+    }
+    jw w;
+    jw_init(&w, 1u << 20);
+    api_write_entitlement(&w, &e);
+    api_reply_jw(r, 200, &w);
+    model_entitlement_clear(&e);
+}

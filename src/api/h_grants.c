@@ -1,0 +1,257 @@
+/* Customer entitlements ("grants"): create, get, and the seed operation,
+ * PATCH /entitlements/{entitlement_id}/customer/{customer_id}/{ec_id}.
+ *
+ * Order of checks, as FastAPI's: a malformed body alone; else the path's
+ * errors, then the body's, all at once; then (only when all of those pass)
+ * entitled's own rules, reported in the same 422 shape: body ids must name the
+ * path's objects and a window must not end before it starts. */
+#include "api/api.h"
+
+#include "domain/dt.h"
+#include "domain/uid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    C_ID,
+    C_ENTITLEMENT,
+    C_CUSTOMER,
+    C_EXPIRY,
+    C_ACTIVE,
+    C_QTY,
+    C_QTY_USED,
+    C_CONTRACT,
+    C_SOURCE_TYPE,
+    C_SOURCE_ID,
+    C_BLOCK,
+    C_INVOICE,
+    C_EVENT,
+    C_NUMERIC,
+    C_FEATURE_OPTION,
+    C_STATUS,
+    C_COUNT
+};
+/* The reference's CreateEntitlementCustomerRequestSchema, in its order;
+ * quantities are finite and >= 0 (API.md). */
+static const vfield CREATE[C_COUNT] = {
+    [C_ID] = {.name = "id", .type = V_UUID, .nullable = true},
+    [C_ENTITLEMENT] = {.name = "entitlement", .type = V_STR, .nullable = true},
+    [C_CUSTOMER] = {.name = "customer", .type = V_STR, .required = true},
+    [C_EXPIRY] = {.name = "expiry_at", .type = V_TIME, .nullable = true},
+    [C_ACTIVE] = {.name = "active_from", .type = V_TIME, .nullable = true},
+    [C_QTY] = {.name = "quantity", .type = V_NUM_NONNEG, .nullable = true},
+    [C_QTY_USED] = {.name = "quantity_used", .type = V_NUM_NONNEG, .nullable = true},
+    [C_CONTRACT] = {.name = "contract_id", .type = V_UUID, .nullable = true},
+    [C_SOURCE_TYPE] = {.name = "source_type", .type = V_STR, .nullable = true},
+    [C_SOURCE_ID] = {.name = "source_id", .type = V_UUID, .nullable = true},
+    [C_BLOCK] = {.name = "block_amount", .type = V_NUM, .nullable = true},
+    [C_INVOICE] = {.name = "invoice_id", .type = V_UUID, .nullable = true},
+    [C_EVENT] = {.name = "event", .type = V_STR, .nullable = true},
+    [C_NUMERIC] = {.name = "numeric_value", .type = V_NUM, .nullable = true},
+    [C_FEATURE_OPTION] = {.name = "feature_option_value", .type = V_STR, .nullable = true},
+    [C_STATUS] = {.name = "status", .type = V_STR, .nullable = true},
+};
+
+enum { U_ENTITLEMENT, U_CUSTOMER, U_EXPIRY, U_ACTIVE, U_QTY, U_QTY_USED, U_COUNT };
+/* The reference's UpdateEntitlementCustomerRequestSchema. */
+static const vfield UPDATE[U_COUNT] = {
+    [U_ENTITLEMENT] = {.name = "entitlement", .type = V_STR, .required = true},
+    [U_CUSTOMER] = {.name = "customer", .type = V_STR, .required = true},
+    [U_EXPIRY] = {.name = "expiry_at", .type = V_TIME, .nullable = true},
+    [U_ACTIVE] = {.name = "active_from", .type = V_TIME, .nullable = true},
+    [U_QTY] = {.name = "quantity", .type = V_NUM_NONNEG, .nullable = true},
+    [U_QTY_USED] = {.name = "quantity_used", .type = V_NUM_NONNEG, .nullable = true},
+};
+
+static void value_error(json_t *errors, const char *field, const char *text, const json_t *input) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "Value error, %s", text);
+    validate_error(errors, "value_error", validate_loc("body", field, NULL), msg, input, NULL);
+}
+
+/* A body id must name the path's object (any case, any UUID spelling). */
+static void must_match(json_t *errors, const vval *v, const char *field, const char *path_name,
+                       const char *path_id) {
+    if (!v->present || v->null) return;
+    char canon[ID_BUF], text[160];
+    if (uid_canon(v->s, v->len, canon) == 0 && strcmp(canon, path_id) == 0) return;
+    snprintf(text, sizeof text, "%s does not match %s in the path", field, path_name);
+    value_error(errors, field, text, v->json);
+}
+
+static opt_time opt_t(const vval *v) {
+    opt_time t = {v->present && !v->null, v->time};
+    return t;
+}
+static opt_num opt_n(const vval *v) {
+    opt_num n = {v->present && !v->null, v->num};
+    return n;
+}
+
+/* active_from after expiry_at, both given in the body */
+static void window_check(json_t *errors, const vval *active, const vval *expiry) {
+    if (active->present && !active->null && expiry->present && !expiry->null &&
+        active->time > expiry->time)
+        value_error(errors, "active_from", "active_from must not be after expiry_at",
+                    active->json);
+}
+
+static void reply_grant(http_req *r, const model_grant *g) {
+    jw w;
+    jw_init(&w, 1u << 20);
+    api_write_grant(&w, g);
+    api_reply_jw(r, 200, &w);
+}
+
+void h_grant_create(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *body = NULL, *errors = json_array();
+    vval v[C_COUNT];
+    model_grant g = {0};
+    model_entitlement e = {0};
+    model_customer c = {0};
+    char ent[ID_BUF];
+    int oom = 0;
+    store_rc rc;
+    if (!api_read_body(r, &body)) goto out;
+    bool path_ok = api_path_uuid(r, "entitlement_id", ent, errors);
+    bool obj = validate_body(body, CREATE, C_COUNT, v, errors);
+    if (path_ok && obj && json_array_size(errors) == 0) {
+        must_match(errors, &v[C_ENTITLEMENT], "entitlement", "entitlement_id", ent);
+        if (json_array_size(errors) == 0) window_check(errors, &v[C_ACTIVE], &v[C_EXPIRY]);
+        if (json_array_size(errors) == 0 &&
+            uid_canon(v[C_CUSTOMER].s, v[C_CUSTOMER].len, g.customer) != 0)
+            value_error(errors, "customer", "customer must be a customer id (a UUID)",
+                        v[C_CUSTOMER].json);
+    }
+    if (json_array_size(errors)) {
+        api_reply_errors(r, errors);
+        errors = NULL;
+        goto out;
+    }
+    if ((rc = store_entitlement_get(app->st, r->org, ent, &e)) != STORE_OK) {
+        api_reply_store(r, rc, "Entitlement");
+        goto out;
+    }
+    if ((rc = store_customer_get(app->st, r->org, g.customer, &c)) != STORE_OK) {
+        api_reply_store(r, rc, "Customer");
+        goto out;
+    }
+    if (v[C_ID].present && !v[C_ID].null) {
+        memcpy(g.id, v[C_ID].uuid, ID_BUF);
+    } else {
+        uid_t16 id;
+        if (uid_new_v7(&id) != 0) {
+            http_reply_detail(r, 500, "Internal Server Error: no randomness for a new id");
+            goto out;
+        }
+        uid_format(&id, g.id);
+    }
+    memcpy(g.entitlement, ent, ID_BUF);
+    g.expiry_at = opt_t(&v[C_EXPIRY]);
+    g.active_from = opt_t(&v[C_ACTIVE]);
+    g.quantity = opt_n(&v[C_QTY]);
+    g.quantity_used = opt_n(&v[C_QTY_USED]);
+    g.block_amount = opt_n(&v[C_BLOCK]);
+    g.numeric_value = opt_n(&v[C_NUMERIC]);
+    g.contract_id = validate_strdup(&v[C_CONTRACT], &CREATE[C_CONTRACT], &oom);
+    g.source_type = validate_strdup(&v[C_SOURCE_TYPE], &CREATE[C_SOURCE_TYPE], &oom);
+    g.source_id = validate_strdup(&v[C_SOURCE_ID], &CREATE[C_SOURCE_ID], &oom);
+    g.invoice_id = validate_strdup(&v[C_INVOICE], &CREATE[C_INVOICE], &oom);
+    g.event = validate_strdup(&v[C_EVENT], &CREATE[C_EVENT], &oom);
+    g.feature_option_value = validate_strdup(&v[C_FEATURE_OPTION], &CREATE[C_FEATURE_OPTION], &oom);
+    g.status = validate_strdup(&v[C_STATUS], &CREATE[C_STATUS], &oom);
+    g.created_at = g.updated_at = dt_now();
+    if (oom) {
+        http_reply_detail(r, 500, "Internal Server Error: out of memory");
+        goto out;
+    }
+    if ((rc = store_grant_create(app->st, r->org, &g)) != STORE_OK) {
+        api_reply_store(r, rc, rc == STORE_NOT_FOUND ? "Entitlement or customer"
+                                                     : "Customer entitlement");
+        goto out;
+    }
+    reply_grant(r, &g);
+out:
+    model_grant_clear(&g);
+    model_entitlement_clear(&e);
+    model_customer_clear(&c);
+    json_decref(errors);
+    json_decref(body);
+}
+
+/* The three path ids of a row; false when any is malformed (errors added). */
+static bool row_path(http_req *r, char *ent, char *cust, char *id, json_t *errors) {
+    bool a = api_path_uuid(r, "entitlement_id", ent, errors);
+    bool b = api_path_uuid(r, "customer_id", cust, errors);
+    bool c = api_path_uuid(r, "ec_id", id, errors);
+    return a && b && c;
+}
+
+void h_grant_get(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *errors = json_array();
+    char ent[ID_BUF], cust[ID_BUF], id[ID_BUF];
+    if (!row_path(r, ent, cust, id, errors)) {
+        api_reply_errors(r, errors);
+        return;
+    }
+    json_decref(errors);
+    model_grant g;
+    store_rc rc = store_grant_get(app->st, r->org, ent, cust, id, &g);
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Customer entitlement");
+        return;
+    }
+    reply_grant(r, &g);
+    model_grant_clear(&g);
+}
+
+void h_grant_update(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *body = NULL, *errors = json_array();
+    char ent[ID_BUF], cust[ID_BUF], id[ID_BUF];
+    vval v[U_COUNT];
+    if (!api_read_body(r, &body)) goto out;
+    bool path_ok = row_path(r, ent, cust, id, errors);
+    bool obj = validate_body(body, UPDATE, U_COUNT, v, errors);
+    if (path_ok && obj && json_array_size(errors) == 0) {
+        must_match(errors, &v[U_ENTITLEMENT], "entitlement", "entitlement_id", ent);
+        must_match(errors, &v[U_CUSTOMER], "customer", "customer_id", cust);
+        if (json_array_size(errors) == 0) window_check(errors, &v[U_ACTIVE], &v[U_EXPIRY]);
+    }
+    if (json_array_size(errors)) {
+        api_reply_errors(r, errors);
+        errors = NULL;
+        goto out;
+    }
+    model_grant_patch p = {0};
+    if (v[U_ACTIVE].present) p.fields |= GRANT_F_ACTIVE_FROM, p.active_from = opt_t(&v[U_ACTIVE]);
+    if (v[U_EXPIRY].present) p.fields |= GRANT_F_EXPIRY_AT, p.expiry_at = opt_t(&v[U_EXPIRY]);
+    if (v[U_QTY].present) p.fields |= GRANT_F_QUANTITY, p.quantity = opt_n(&v[U_QTY]);
+    if (v[U_QTY_USED].present)
+        p.fields |= GRANT_F_QUANTITY_USED, p.quantity_used = opt_n(&v[U_QTY_USED]);
+    model_grant g;
+    store_rc rc = store_grant_update(app->st, r->org, ent, cust, id, &p, dt_now(), &g);
+    if (rc == STORE_WINDOW) {
+        /* The merged row would end before it starts: say which bound the
+         * client sent, as a 422 in FastAPI's shape. */
+        json_t *errs = json_array();
+        const vval *sent = v[U_ACTIVE].present ? &v[U_ACTIVE] : &v[U_EXPIRY];
+        value_error(errs, sent == &v[U_ACTIVE] ? "active_from" : "expiry_at",
+                    "active_from must not be after expiry_at", sent->json);
+        api_reply_errors(r, errs);
+        goto out;
+    }
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Customer entitlement");
+        goto out;
+    }
+    reply_grant(r, &g);
+    model_grant_clear(&g);
+out:
+    json_decref(errors);
+    json_decref(body);
+}

@@ -1,0 +1,89 @@
+/* http: the edge. libmicrohttpd accepts connections and parses HTTP; this
+ * layer matches the route, authorises, collects the body under its cap,
+ * calls the handler, sends its JSON answer and logs one line. It knows no
+ * API object: handlers and the authoriser are given to it. */
+#ifndef ENTITLED_HTTP_H
+#define ENTITLED_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct MHD_Connection;
+struct http_req;
+
+typedef void (*route_fn)(void *app, struct http_req *req);
+
+enum { ROUTE_PUBLIC = 1 }; /* no API key needed (health, spec, docs) */
+
+typedef struct route {
+    const char *method;
+    const char *pattern; /* "/entitlements/{entitlement_id}/customer" */
+    route_fn fn;
+    const char *operation_id;
+    unsigned flags;
+} route;
+
+#define HTTP_MAX_PARAMS 4
+#define HTTP_PARAM_MAX 256
+
+typedef struct http_req {
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    const route *route;
+    const char *param_names[HTTP_MAX_PARAMS];
+    char params[HTTP_MAX_PARAMS][HTTP_PARAM_MAX]; /* path parameters, URL-decoded */
+    size_t nparams;
+    char *body; /* NUL-terminated copy of the request body, NULL when none */
+    size_t body_len;
+    bool body_too_large;
+    char org[40]; /* the caller's organisation, set by the authoriser */
+    /* the answer */
+    unsigned status;
+    char *out; /* JSON text, owned */
+    size_t out_len;
+    char allow[64];
+    char extra_header[2][64];
+    char extra_value[2][128];
+} http_req;
+
+/* Set the answer: status and a heap JSON text taken over by the request. */
+void http_reply(http_req *r, unsigned status, char *json, size_t len);
+/* {"detail": "<sentence>"} */
+void http_reply_detail(http_req *r, unsigned status, const char *detail);
+/* Add a header to the answer (at most two). */
+void http_reply_header(http_req *r, const char *name, const char *value);
+const char *http_header(http_req *r, const char *name);
+const char *http_query(http_req *r, const char *name);
+const char *http_param(http_req *r, const char *name);
+
+/* Returns true to go on; false when it has set the answer (401/403/503). */
+typedef bool (*authorize_fn)(void *app, http_req *req);
+
+typedef struct {
+    const char *host;
+    uint16_t port;
+    unsigned threads;
+    size_t max_body;
+    unsigned conn_timeout_s;
+    unsigned max_connections;
+    const route *routes;
+    size_t nroutes;
+    authorize_fn authorize;
+    void *app;
+} http_config;
+
+typedef struct http_server http_server;
+
+/* Start serving in libmicrohttpd's thread pool; NULL with `err` on failure. */
+http_server *http_start(const http_config *cfg, char *err, size_t errcap);
+/* Stop accepting, let in-flight requests finish (up to `grace_ms`), stop. */
+void http_stop(http_server *s, unsigned grace_ms);
+
+/* Route matching, also used by tests and the OpenAPI check. */
+typedef enum { ROUTER_OK, ROUTER_NOT_FOUND, ROUTER_METHOD_NOT_ALLOWED } router_rc;
+router_rc router_match(const route *routes, size_t n, const char *method, const char *path,
+                       const route **out, http_req *req, char *allow, size_t allowcap);
+
+#endif

@@ -1,0 +1,275 @@
+/* server: libmicrohttpd glue. The access handler is called several times per
+ * request: once with the headers (route, authorise, refuse early), then with
+ * body chunks (collected up to max_body), then once more with nothing left,
+ * when the handler runs and the answer is queued. The completion callback
+ * writes the log line and frees the request. */
+#include "http/http.h"
+
+#include "domain/dt.h"
+#include "util/jw.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct http_server {
+    struct MHD_Daemon *d;
+    http_config cfg;
+    atomic_int in_flight;
+};
+
+typedef struct {
+    http_req req;
+    int64_t start_us;
+    bool started;
+    bool refused; /* answer already decided before the body */
+    size_t body_cap;
+} req_state;
+
+void http_reply(http_req *r, unsigned status, char *json, size_t len) {
+    free(r->out);
+    r->status = status;
+    r->out = json;
+    r->out_len = len;
+}
+
+void http_reply_detail(http_req *r, unsigned status, const char *detail) {
+    jw w;
+    jw_init(&w, 1 << 16);
+    jw_obj_begin(&w);
+    jw_kstr(&w, "detail", detail);
+    jw_obj_end(&w);
+    size_t len = 0;
+    char *out = jw_take(&w, &len);
+    http_reply(r, status, out, len);
+}
+
+void http_reply_header(http_req *r, const char *name, const char *value) {
+    for (int i = 0; i < 2; i++) {
+        if (r->extra_header[i][0]) continue;
+        snprintf(r->extra_header[i], sizeof r->extra_header[i], "%s", name);
+        snprintf(r->extra_value[i], sizeof r->extra_value[i], "%s", value);
+        return;
+    }
+}
+
+const char *http_header(http_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(http_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_param(http_req *r, const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i < r->nparams; i++) {
+        const char *p = r->param_names[i]; /* "{name}..." */
+        if (p && strncmp(p + 1, name, n) == 0 && p[1 + n] == '}') return r->params[i];
+    }
+    return NULL;
+}
+
+static void log_line(req_state *st) {
+    char line[600];
+    int64_t us = dt_now() - st->start_us;
+    int n = snprintf(line, sizeof line, "%s %.400s %u %lldus\n", st->req.method, st->req.path,
+                     st->req.status, (long long)us);
+    if (n > 0) {
+        ssize_t w = write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
+        (void)w;
+    }
+}
+
+static enum MHD_Result send_answer(struct MHD_Connection *c, http_req *r) {
+    if (!r->out) {
+        /* only when memory ran out building the answer */
+        r->status = 500;
+        static const char oom[] = "{\"detail\":\"Internal Server Error\"}";
+        r->out = strdup(oom);
+        r->out_len = r->out ? sizeof oom - 1 : 0;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r->out_len, r->out ? r->out : (char *)"",
+                                        r->out ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    r->out = NULL; /* owned by the response now */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (r->allow[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    for (int i = 0; i < 2; i++)
+        if (r->extra_header[i][0])
+            MHD_add_response_header(resp, r->extra_header[i], r->extra_value[i]);
+    enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Headers are in: decide everything that does not need the body. */
+static void on_headers(struct http_server *srv, req_state *st) {
+    http_req *r = &st->req;
+    const route *rt = NULL;
+    switch (router_match(srv->cfg.routes, srv->cfg.nroutes, r->method, r->path, &rt, r, r->allow,
+                         sizeof r->allow)) {
+    case ROUTER_NOT_FOUND:
+        http_reply_detail(r, 404, "Not Found");
+        st->refused = true;
+        return;
+    case ROUTER_METHOD_NOT_ALLOWED:
+        http_reply_detail(r, 405, "Method Not Allowed");
+        st->refused = true;
+        return;
+    case ROUTER_OK: break;
+    }
+    r->route = rt;
+    const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (*end == '\0' && n > srv->cfg.max_body) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "Request body too large (limit %zu bytes)",
+                     srv->cfg.max_body);
+            http_reply_detail(r, 413, msg);
+            st->refused = true;
+            return;
+        }
+    }
+    if (!(rt->flags & ROUTE_PUBLIC) && srv->cfg.authorize &&
+        !srv->cfg.authorize(srv->cfg.app, r))
+        st->refused = true;
+}
+
+static int add_body(struct http_server *srv, req_state *st, const char *data, size_t n) {
+    http_req *r = &st->req;
+    if (r->body_too_large) return 0;
+    if (r->body_len + n > srv->cfg.max_body) {
+        r->body_too_large = true;
+        free(r->body);
+        r->body = NULL;
+        r->body_len = 0;
+        return 0;
+    }
+    if (r->body_len + n + 1 > st->body_cap) {
+        size_t cap = st->body_cap ? st->body_cap : 1024;
+        while (cap < r->body_len + n + 1) cap *= 2;
+        char *nb = realloc(r->body, cap);
+        if (!nb) return -1;
+        r->body = nb;
+        st->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+    return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
+    struct http_server *srv = cls;
+    req_state *st = *con_cls;
+    if (!st) {
+        st = calloc(1, sizeof(*st));
+        if (!st) return MHD_NO;
+        *con_cls = st;
+        st->start_us = dt_now();
+        st->req.conn = c;
+        st->req.method = method;
+        st->req.path = url;
+        atomic_fetch_add(&srv->in_flight, 1);
+        st->started = true;
+        on_headers(srv, st);
+        /* Refused before the body: answer now; libmicrohttpd then closes the
+         * connection instead of reading a body nobody wants. */
+        if (st->refused) return send_answer(c, &st->req);
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!st->refused && add_body(srv, st, upload, *upload_size) != 0) {
+            http_reply_detail(&st->req, 500, "Out of memory reading the request body");
+            st->refused = true;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (st->refused) return MHD_YES; /* answer already queued */
+    http_req *r = &st->req;
+    if (r->body_too_large) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Request body too large (limit %zu bytes)", srv->cfg.max_body);
+        http_reply_detail(r, 413, msg);
+    } else {
+        r->route->fn(srv->cfg.app, r);
+        if (!r->status) http_reply_detail(r, 500, "Internal Server Error");
+    }
+    return send_answer(c, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    struct http_server *srv = cls;
+    req_state *st = *con_cls;
+    if (!st) return;
+    if (!st->req.status) st->req.status = 499; /* client went away before an answer */
+    log_line(st);
+    free(st->req.body);
+    free(st->req.out);
+    if (st->started) atomic_fetch_sub(&srv->in_flight, 1);
+    free(st);
+    *con_cls = NULL;
+}
+
+static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    fprintf(stderr, "http: %s", msg);
+}
+
+http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
+    struct http_server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(cfg->port);
+    if (inet_pton(AF_INET, cfg->host, &addr.sin_addr) != 1) {
+        snprintf(err, errcap, "listen address must be an IPv4 address: %s", cfg->host);
+        free(s);
+        return NULL;
+    }
+    s->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, cfg->port, NULL,
+        NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned int)1024, MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errcap, "cannot listen on %s:%u (in use, or not an address of this host)",
+                 cfg->host, cfg->port);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void http_stop(http_server *s, unsigned grace_ms) {
+    if (!s) return;
+    MHD_quiesce_daemon(s->d); /* no new connections */
+    for (unsigned waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(s->d);
+    free(s);
+}

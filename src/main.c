@@ -1,0 +1,308 @@
+/* entitled: the command line. One table of settings drives flags,
+ * environment variables and --help; each command is a small function over
+ * the store or the HTTP edge. */
+#include "api/api.h"
+#include "domain/dt.h"
+#include "domain/uid.h"
+#include "http/http.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *flag; /* "--listen" */
+    const char *env;  /* "ENTITLED_LISTEN", or NULL */
+    const char *dflt;
+    const char *help;
+    const char *value; /* set by parse_flags */
+} setting;
+
+enum { S_LISTEN, S_DB, S_THREADS, S_TIMEOUT, S_MAXCONN, S_NAME, S_ORG, S_COUNT };
+
+static setting SETTINGS[S_COUNT] = {
+    [S_LISTEN] = {"--listen", "ENTITLED_LISTEN", "127.0.0.1:8080", "HOST:PORT to serve on"},
+    [S_DB] = {"--db", "ENTITLED_DB", "./entitled.db", "database: a SQLite file path"},
+    [S_THREADS] = {"--threads", "ENTITLED_THREADS", "8", "HTTP worker threads"},
+    [S_TIMEOUT] = {"--timeout", "ENTITLED_TIMEOUT", "30",
+                   "seconds an idle or stalled connection is kept"},
+    [S_MAXCONN] = {"--max-connections", "ENTITLED_MAX_CONNECTIONS", "1024",
+                   "connections served at once"},
+    [S_NAME] = {"--name", NULL, NULL, "the organisation's name"},
+    [S_ORG] = {"--org", NULL, NULL, "the organisation's UUID"},
+};
+
+typedef struct {
+    const char *name; /* "org create" */
+    int (*run)(void);
+    const char *summary;
+    int flags[5]; /* settings it takes, -1 terminated */
+    int required[2];
+} command;
+
+static int cmd_serve(void);
+static int cmd_org_create(void);
+static int cmd_apikey_create(void);
+
+static const command COMMANDS[] = {
+    {"serve", cmd_serve, "serve the API over HTTP", {S_LISTEN, S_DB, S_THREADS, S_TIMEOUT, S_MAXCONN}, {-1, -1}},
+    {"org create", cmd_org_create, "create an organisation; prints its UUID", {S_NAME, S_DB, -1}, {S_NAME, -1}},
+    {"apikey create", cmd_apikey_create, "create an API key; prints the key (shown only once)", {S_ORG, S_DB, -1}, {S_ORG, -1}},
+};
+#define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
+
+static const char *get(int s) {
+    return SETTINGS[s].value ? SETTINGS[s].value : SETTINGS[s].dflt;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "entitled: an entitlements server (Zenskar's Entitlements API)\n\n"
+               "usage: entitled COMMAND [flags]\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\n'entitled COMMAND --help' lists a command's flags.\n");
+}
+
+static void command_usage(FILE *f, const command *c) {
+    fprintf(f, "usage: entitled %s", c->name);
+    for (int i = 0; i < 5 && c->flags[i] >= 0; i++) {
+        const setting *s = &SETTINGS[c->flags[i]];
+        bool req = c->required[0] == c->flags[i] || c->required[1] == c->flags[i];
+        fprintf(f, req ? " %s VALUE" : " [%s VALUE]", s->flag);
+    }
+    fprintf(f, "\n\n%s\n\nflags:\n", c->summary);
+    for (int i = 0; i < 5 && c->flags[i] >= 0; i++) {
+        const setting *s = &SETTINGS[c->flags[i]];
+        fprintf(f, "  %-19s %s", s->flag, s->help);
+        if (s->dflt) fprintf(f, " (default %s)", s->dflt);
+        if (s->env) fprintf(f, " [env %s]", s->env);
+        fprintf(f, "\n");
+    }
+}
+
+static bool takes(const command *c, int s) {
+    for (int i = 0; i < 5 && c->flags[i] >= 0; i++) {
+        if (c->flags[i] == s) return true;
+    }
+    return false;
+}
+
+/* Flags of `c` from argv; environment first, so a flag wins over it. */
+static int parse_flags(const command *c, int argc, char **argv) {
+    for (int s = 0; s < S_COUNT; s++)
+        if (takes(c, s) && SETTINGS[s].env && getenv(SETTINGS[s].env) && *getenv(SETTINGS[s].env))
+            SETTINGS[s].value = getenv(SETTINGS[s].env);
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            command_usage(stdout, c);
+            return 1;
+        }
+        const char *arg = argv[i], *eq = strchr(arg, '=');
+        size_t flen = eq ? (size_t)(eq - arg) : strlen(arg);
+        int found = -1;
+        for (int s = 0; s < S_COUNT; s++)
+            if (takes(c, s) && strlen(SETTINGS[s].flag) == flen &&
+                strncmp(SETTINGS[s].flag, arg, flen) == 0)
+                found = s;
+        if (found < 0) {
+            fprintf(stderr, "entitled %s: unknown argument '%s' (see --help)\n", c->name, arg);
+            return -1;
+        }
+        if (eq) {
+            SETTINGS[found].value = eq + 1;
+        } else if (i + 1 < argc) {
+            SETTINGS[found].value = argv[++i];
+        } else {
+            fprintf(stderr, "entitled %s: %s needs a value\n", c->name, arg);
+            return -1;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        int s = c->required[i];
+        if (s >= 0 && (!get(s) || !*get(s))) {
+            fprintf(stderr, "entitled %s: %s is required (see --help)\n", c->name,
+                    SETTINGS[s].flag);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static bool parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out) {
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max || s[0] == '-') return false;
+    *out = v;
+    return true;
+}
+
+static store *open_store(const char *who) {
+    char err[512];
+    store *st = store_open(get(S_DB), err, sizeof err);
+    if (!st) fprintf(stderr, "entitled %s: %s\n", who, err);
+    return st;
+}
+
+static int cmd_org_create(void) {
+    store *st = open_store("org create");
+    if (!st) return 1;
+    uid_t16 u;
+    char id[ID_BUF];
+    if (uid_new_v7(&u) != 0) {
+        fprintf(stderr, "entitled org create: no randomness available\n");
+        store_close(st);
+        return 1;
+    }
+    uid_format(&u, id);
+    store_rc rc = store_org_create(st, id, get(S_NAME), dt_now());
+    store_close(st);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "entitled org create: cannot store the organisation (%s)\n",
+                store_rc_name(rc));
+        return 1;
+    }
+    printf("%s\n", id);
+    return 0;
+}
+
+static int cmd_apikey_create(void) {
+    char org[ID_BUF];
+    const char *o = get(S_ORG);
+    if (uid_canon(o, strlen(o), org) != 0) {
+        fprintf(stderr, "entitled apikey create: --org must be an organisation UUID: %s\n", o);
+        return 1;
+    }
+    store *st = open_store("apikey create");
+    if (!st) return 1;
+    store_rc rc = store_org_exists(st, org);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "entitled apikey create: %s\n",
+                rc == STORE_NOT_FOUND ? "no such organisation" : store_rc_name(rc));
+        store_close(st);
+        return 1;
+    }
+    char key[API_KEY_MAX + 1];
+    store_apikey k = {0};
+    if (api_key_new(key, sizeof key, k.key_id, k.hash) != 0) {
+        fprintf(stderr, "entitled apikey create: no randomness available\n");
+        store_close(st);
+        return 1;
+    }
+    memcpy(k.org, org, ID_BUF);
+    k.created_at = dt_now();
+    rc = store_apikey_create(st, &k);
+    store_close(st);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "entitled apikey create: cannot store the key (%s)\n", store_rc_name(rc));
+        return 1;
+    }
+    printf("%s\n", key);
+    return 0;
+}
+
+static int cmd_serve(void) {
+    const char *listen = get(S_LISTEN);
+    const char *colon = strrchr(listen, ':');
+    unsigned long port, threads, timeout, maxconn;
+    char host[64];
+    if (!colon || (size_t)(colon - listen) >= sizeof host || !parse_uint(colon + 1, 1, 65535, &port)) {
+        fprintf(stderr, "entitled serve: --listen must be HOST:PORT, got '%s'\n", listen);
+        return 2;
+    }
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    if (!parse_uint(get(S_THREADS), 1, 256, &threads)) {
+        fprintf(stderr, "entitled serve: --threads must be 1..256\n");
+        return 2;
+    }
+    if (!parse_uint(get(S_TIMEOUT), 1, 3600, &timeout)) {
+        fprintf(stderr, "entitled serve: --timeout must be 1..3600 seconds\n");
+        return 2;
+    }
+    if (!parse_uint(get(S_MAXCONN), 1, 100000, &maxconn)) {
+        fprintf(stderr, "entitled serve: --max-connections must be 1..100000\n");
+        return 2;
+    }
+    store *st = open_store("serve");
+    if (!st) return 1;
+
+    /* SIGTERM and SIGINT are taken by sigwait() below, in this thread only:
+     * block them before the worker threads start so they inherit the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    api_app app = {.st = st};
+    http_config cfg = {
+        .host = host,
+        .port = (uint16_t)port,
+        .threads = (unsigned)threads,
+        .max_body = 1u << 20,
+        .conn_timeout_s = (unsigned)timeout,
+        .max_connections = (unsigned)maxconn,
+        .routes = api_routes,
+        .nroutes = api_nroutes,
+        .authorize = api_authorize,
+        .app = &app,
+    };
+    char err[256];
+    http_server *srv = http_start(&cfg, err, sizeof err);
+    if (!srv) {
+        fprintf(stderr, "entitled serve: %s\n", err);
+        store_close(st);
+        return 1;
+    }
+    fprintf(stderr, "entitled: serving on http://%s:%lu (database %s, %lu threads)\n", host, port,
+            get(S_DB), threads);
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "entitled: %s received, finishing in-flight requests\n",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    http_stop(srv, 10000);
+    store_close(st);
+    fprintf(stderr, "entitled: stopped\n");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const command *c = &COMMANDS[i];
+        const char *sp = strchr(c->name, ' ');
+        int words = sp ? 2 : 1;
+        if (words == 1 && strcmp(argv[1], c->name) != 0) continue;
+        if (words == 2 && (strncmp(argv[1], c->name, (size_t)(sp - c->name)) != 0 ||
+                           strlen(argv[1]) != (size_t)(sp - c->name) || argc < 3 ||
+                           strcmp(argv[2], sp + 1) != 0))
+            continue;
+        int rc = parse_flags(c, argc - 1 - words, argv + 1 + words);
+        if (rc != 0) return rc > 0 ? 0 : 2;
+        return c->run();
+    }
+    /* "entitled org --help" and the like: list that group's commands */
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const char *sp = strchr(COMMANDS[i].name, ' ');
+        if (sp && strncmp(argv[1], COMMANDS[i].name, (size_t)(sp - COMMANDS[i].name)) == 0 &&
+            strlen(argv[1]) == (size_t)(sp - COMMANDS[i].name) && argc >= 3 &&
+            (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            command_usage(stdout, &COMMANDS[i]);
+            return 0;
+        }
+    }
+    fprintf(stderr, "entitled: unknown command '%s%s%s' (see entitled --help)\n", argv[1],
+            argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+    return 2;
+}
