@@ -68,38 +68,49 @@ static bool json_content_type(const char *ct) {
     return n >= 5 && strncasecmp(sub + n - 5, "+json", 5) == 0;
 }
 
-bool api_read_body(http_req *r, json_t **out) {
+unsigned api_body_parse(const char *body, size_t len, const char *content_type, json_t **out,
+                        json_t **errors, const char **detail) {
     *out = NULL;
-    if (!r->body || r->body_len == 0) return true;
-    if (!json_content_type(http_header(r, "content-type"))) {
-        *out = json_stringn(r->body, r->body_len); /* NULL when not UTF-8 */
-        if (*out) return true;
-        http_reply_detail(r, 400, "There was an error parsing the body");
-        return false;
+    *errors = NULL;
+    *detail = NULL;
+    if (!body || len == 0) return 0;
+    if (!json_content_type(content_type)) {
+        *out = json_stringn(body, len); /* NULL when not UTF-8 */
+        if (*out) return 0;
+        *detail = "There was an error parsing the body";
+        return 400;
     }
     pyjson_error e;
-    switch (pyjson_parse(r->body, r->body_len, out, &e)) {
-    case PYJSON_OK: return true;
+    switch (pyjson_parse(body, len, out, &e)) {
+    case PYJSON_OK: return 0;
     case PYJSON_INVALID: {
-        json_t *errors = json_array(), *loc = json_array(), *ctx = json_object();
+        json_t *loc = json_array(), *ctx = json_object(), *empty = json_object();
+        *errors = json_array();
         json_array_append_new(loc, json_string("body"));
         json_array_append_new(loc, json_integer((json_int_t)e.pos));
         json_object_set_new(ctx, "error", json_string(e.msg));
-        json_t *empty = json_object();
-        validate_error(errors, "json_invalid", loc, "JSON decode error", empty, ctx);
+        validate_error(*errors, "json_invalid", loc, "JSON decode error", empty, ctx);
         json_decref(empty);
-        api_reply_errors(r, errors);
-        return false;
+        return 422;
     }
-    case PYJSON_NOT_UTF8:
-        http_reply_detail(r, 400, "There was an error parsing the body");
-        return false;
+    case PYJSON_NOT_UTF8: *detail = "There was an error parsing the body"; return 400;
     case PYJSON_TOO_DEEP:
-        http_reply_detail(r, 400, "There was an error parsing the body: JSON nested too deeply");
-        return false;
+        *detail = "There was an error parsing the body: JSON nested too deeply";
+        return 400;
     case PYJSON_NOMEM: break;
     }
-    http_reply_detail(r, 500, "Internal Server Error: out of memory");
+    *detail = "Internal Server Error: out of memory";
+    return 500;
+}
+
+bool api_read_body(http_req *r, json_t **out) {
+    json_t *errors;
+    const char *detail;
+    unsigned status =
+        api_body_parse(r->body, r->body_len, http_header(r, "content-type"), out, &errors, &detail);
+    if (status == 0) return true;
+    if (errors) api_reply_errors(r, errors);
+    else http_reply_detail(r, status, detail);
     return false;
 }
 

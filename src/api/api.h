@@ -37,6 +37,19 @@ void api_reply_store(http_req *r, store_rc rc, const char *what);
  * non-JSON content type is a string holding its text, as FastAPI passes the
  * raw bytes on to validation. */
 bool api_read_body(http_req *r, json_t **out);
+/* The same without a request: 0 with *out set, or the status of the refusal
+ * with either *errors (422 detail items, owned by the caller) or *detail. */
+unsigned api_body_parse(const char *body, size_t len, const char *content_type, json_t **out,
+                        json_t **errors, const char **detail);
+
+/* The seed PATCH's checks (h_grants.c), apart from the request so the vector
+ * tests can run them: the path's three ids as sent and the parsed body (NULL
+ * when empty). Fills the canonical ids and the patch; returns the 422 detail
+ * items (empty when valid; owned by the caller). */
+json_t *api_grant_patch_check(const char *ent_s, const char *cust_s, const char *id_s,
+                              const json_t *body, char *ent, char *cust, char *id,
+                              model_grant_patch *p, const json_t **active_in,
+                              const json_t **expiry_in);
 
 /* Path UUID parameters in route order; appends their errors. */
 bool api_path_uuid(http_req *r, const char *name, char *out, json_t *errors);

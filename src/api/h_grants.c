@@ -209,39 +209,58 @@ void h_grant_get(void *appv, http_req *r) {
     model_grant_clear(&g);
 }
 
-void h_grant_update(void *appv, http_req *r) {
-    api_app *app = appv;
-    json_t *body = NULL, *errors = json_array();
-    char ent[ID_BUF], cust[ID_BUF], id[ID_BUF];
+json_t *api_grant_patch_check(const char *ent_s, const char *cust_s, const char *id_s,
+                              const json_t *body, char *ent, char *cust, char *id,
+                              model_grant_patch *p, const json_t **active_in,
+                              const json_t **expiry_in) {
+    json_t *errors = json_array();
     vval v[U_COUNT];
-    if (!api_read_body(r, &body)) goto out;
-    bool path_ok = row_path(r, ent, cust, id, errors);
+    bool a = validate_path_uuid("entitlement_id", ent_s, ent, errors);
+    bool b = validate_path_uuid("customer_id", cust_s, cust, errors);
+    bool c = validate_path_uuid("ec_id", id_s, id, errors);
     bool obj = validate_body(body, UPDATE, U_COUNT, v, errors);
-    if (path_ok && obj && json_array_size(errors) == 0) {
+    if (a && b && c && obj && json_array_size(errors) == 0) {
         must_match(errors, &v[U_ENTITLEMENT], "entitlement", "entitlement_id", ent);
         must_match(errors, &v[U_CUSTOMER], "customer", "customer_id", cust);
         if (json_array_size(errors) == 0) window_check(errors, &v[U_ACTIVE], &v[U_EXPIRY]);
     }
+    memset(p, 0, sizeof(*p));
+    if (json_array_size(errors)) return errors;
+    if (v[U_ACTIVE].present) p->fields |= GRANT_F_ACTIVE_FROM, p->active_from = opt_t(&v[U_ACTIVE]);
+    if (v[U_EXPIRY].present) p->fields |= GRANT_F_EXPIRY_AT, p->expiry_at = opt_t(&v[U_EXPIRY]);
+    if (v[U_QTY].present) p->fields |= GRANT_F_QUANTITY, p->quantity = opt_n(&v[U_QTY]);
+    if (v[U_QTY_USED].present)
+        p->fields |= GRANT_F_QUANTITY_USED, p->quantity_used = opt_n(&v[U_QTY_USED]);
+    *active_in = v[U_ACTIVE].json;
+    *expiry_in = v[U_EXPIRY].json;
+    return errors;
+}
+
+void h_grant_update(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *body = NULL, *errors = NULL;
+    char ent[ID_BUF], cust[ID_BUF], id[ID_BUF];
+    const json_t *active_in = NULL, *expiry_in = NULL;
+    model_grant_patch p;
+    if (!api_read_body(r, &body)) goto out;
+    const char *ps[3] = {http_param(r, "entitlement_id"), http_param(r, "customer_id"),
+                         http_param(r, "ec_id")};
+    errors = api_grant_patch_check(ps[0] ? ps[0] : "", ps[1] ? ps[1] : "", ps[2] ? ps[2] : "",
+                                   body, ent, cust, id, &p, &active_in, &expiry_in);
     if (json_array_size(errors)) {
         api_reply_errors(r, errors);
         errors = NULL;
         goto out;
     }
-    model_grant_patch p = {0};
-    if (v[U_ACTIVE].present) p.fields |= GRANT_F_ACTIVE_FROM, p.active_from = opt_t(&v[U_ACTIVE]);
-    if (v[U_EXPIRY].present) p.fields |= GRANT_F_EXPIRY_AT, p.expiry_at = opt_t(&v[U_EXPIRY]);
-    if (v[U_QTY].present) p.fields |= GRANT_F_QUANTITY, p.quantity = opt_n(&v[U_QTY]);
-    if (v[U_QTY_USED].present)
-        p.fields |= GRANT_F_QUANTITY_USED, p.quantity_used = opt_n(&v[U_QTY_USED]);
     model_grant g;
     store_rc rc = store_grant_update(app->st, r->org, ent, cust, id, &p, dt_now(), &g);
     if (rc == STORE_WINDOW) {
-        /* The merged row would end before it starts: say which bound the
+        /* The merged row would end before it starts: name the bound the
          * client sent, as a 422 in FastAPI's shape. */
         json_t *errs = json_array();
-        const vval *sent = v[U_ACTIVE].present ? &v[U_ACTIVE] : &v[U_EXPIRY];
-        value_error(errs, sent == &v[U_ACTIVE] ? "active_from" : "expiry_at",
-                    "active_from must not be after expiry_at", sent->json);
+        bool active = p.fields & GRANT_F_ACTIVE_FROM;
+        value_error(errs, active ? "active_from" : "expiry_at",
+                    "active_from must not be after expiry_at", active ? active_in : expiry_in);
         api_reply_errors(r, errs);
         goto out;
     }
