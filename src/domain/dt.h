@@ -32,12 +32,34 @@ typedef struct {
  * set; -1 with *err filled. */
 int dt_parse_str(const char *s, size_t len, int64_t *out, dt_error *err);
 
-/* A JSON integer / real taken as Unix seconds (or milliseconds past 2e10). */
+/* A JSON integer / real taken as Unix seconds (or milliseconds past 2e10).
+ * Accepted: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z; outside it
+ * `datetime_parsing` with "dates before 0000 ..." / "dates after 9999 ...",
+ * or "year 0 is out of range" for instants in year 0. For a real, the
+ * fraction is rounded to microseconds as pydantic does, including its
+ * reading of negative fractions (-1.25 is 1969-12-31T23:59:58.250000Z);
+ * NaN is "NaN values not permitted". A bool is not a timestamp: the caller
+ * reports `datetime_type` for it. */
 int dt_from_int(int64_t v, int64_t *out, dt_error *err);
 int dt_from_double(double v, int64_t *out, dt_error *err);
 
+/* A JSON integer of any size, as its text (an optional '-' and digits).
+ * Within int64 this is dt_from_int; beyond it pydantic converts the int to a
+ * float, so the answer is dt_error_int_too_big below. */
+int dt_from_int_text(const char *s, size_t len, int64_t *out, dt_error *err);
+
+/* The error pydantic gives for a Python int beyond int64: `datetime_parsing`
+ * "dates after 9999 are not supported as unix timestamps" (or "dates before
+ * 0000 ..." when negative) while float(v) is finite; once float(v) would
+ * overflow (|v| >= 2**1024 - 2**970; strtod of the digits returns inf)
+ * `datetime_type` "Input should be a valid datetime", without ctx. */
+void dt_error_int_too_big(int negative, int beyond_double, dt_error *err);
+
 /* Write `t` as described above; `buf` holds at least DT_FORMAT_MAX bytes.
- * Returns the length written (without the NUL). */
+ * Returns the length written (without the NUL). Any int64 is written: an
+ * accepted offset can move an instant into year 0 or 10000 (pydantic keeps
+ * "9999-12-31T23:59:59-01:00"), which come out as "0000-..." / "10000-...",
+ * and earlier years with a leading '-'. */
 #define DT_FORMAT_MAX 40
 size_t dt_format(int64_t t, char *buf);
 

@@ -19,13 +19,21 @@ typedef struct {
  * "invalid length: expected length 32 for simple format, found 3". */
 int uid_parse(const char *s, size_t len, uid_t16 *out, char *err, size_t cap);
 
+/* As uid_parse, and *err_len (if not NULL) gets the length of the text. That
+ * text quotes the offending character, which can be U+0000 (pydantic reports
+ * "invalid character: found `\0` at 1"), so the length, not the NUL, says
+ * where it ends. Invalid UTF-8 gives the crate's "non-UTF8 input". */
+int uid_parse_ex(const char *s, size_t len, uid_t16 *out, char *err, size_t cap, size_t *err_len);
+
 /* Lower-case hyphenated form, NUL-terminated; `out` holds 37 bytes. */
 void uid_format(const uid_t16 *u, char *out);
 
 /* Convenience: parse and re-format into canonical lower case; 0 or -1. */
 int uid_canon(const char *s, size_t len, char *out37);
 
-/* New ids from the kernel's random source (getrandom). 0 or -1. */
+/* New ids from the kernel's random source (getrandom). 0 or -1.
+ * Version 7 ids are strictly increasing within the process: in the same
+ * millisecond the previous id's 74 random bits are counted up by one. */
 int uid_new_v4(uid_t16 *out);
 int uid_new_v7(uid_t16 *out);
 
