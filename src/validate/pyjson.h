@@ -14,9 +14,11 @@
  *   - NaN, Infinity and -Infinity are not JSON (RFC 8259): refused as
  *     "Expecting value" at their first character, as Python refuses any other
  *     unknown token.
- *   - Nesting deeper than PYJSON_MAX_DEPTH is refused (Python would hit its
- *     recursion limit near depth 1000 and FastAPI answer 400):
- *     PYJSON_TOO_DEEP, as soon as the 65th bracket is met.
+ *   - Nesting deeper than PYJSON_MAX_DEPTH is refused: PYJSON_TOO_DEEP, as
+ *     soon as the 65th bracket is met. Python goes on to its recursion limit
+ *     (near depth 1000), where FastAPI answers 400 "There was an error
+ *     parsing the body"; answer PYJSON_TOO_DEEP with that same 400
+ *     (tests/vectors/patch.json expects it for a 5000-deep body).
  *   - A lone surrogate in a string (Python keeps it in the str, pydantic
  *     accepts it, but it cannot be stored or written back as UTF-8) is refused
  *     only when Python would otherwise have succeeded, so that every document
@@ -39,11 +41,14 @@
  * "Big" numbers are the integer literals outside int64 and the real literals
  * that overflow a double (1e400: Python's inf). A big number is stood in for
  * by a one-member object whose key begins with the byte 0xFF (never valid
- * UTF-8, so no document can forge it) and whose value is the literal text:
- * pyjson_is_big() tells it, pyjson_big_text() gives the text, so a validator
- * can answer as pydantic does (an int of 30 digits is a valid float; 1e400 is
- * "Input should be a finite number") and echo the literal as `input`.
- * Do not json_dump a stand-in: jansson refuses its key (json_dumps -> NULL).
+ * UTF-8, so no document can forge it) and whose value is the literal text,
+ * also behind a 0xFF byte: pyjson_is_big() tells it, pyjson_big_text() gives
+ * the text, so a validator can answer as pydantic does (an int of 30 digits
+ * is a valid float; 1e400 is "Input should be a finite number") and echo the
+ * literal as `input`. An object, so that a validator which forgot to ask sees
+ * a type error, never a string or a number; and json_dumps() of anything
+ * holding a stand-in fails (returns NULL) instead of writing it: the writer
+ * of `input` echoes must print pyjson_big_text() raw.
  *
  * On failure *out is NULL and `err` (may be NULL) is filled: for
  * PYJSON_INVALID with Python's msg and pos; for the other codes with a short
@@ -58,7 +63,7 @@
 
 enum pyjson_rc {
     PYJSON_OK = 0,
-    PYJSON_INVALID = 1,  /* err_msg / err_pos set as Python's JSONDecodeError */
+    PYJSON_INVALID = 1,  /* err->msg / err->pos as Python's JSONDecodeError */
     PYJSON_NOT_UTF8 = 2, /* FastAPI's 400: bytes do not decode, or not a JSONDecodeError */
     PYJSON_TOO_DEEP = 3, /* nesting past PYJSON_MAX_DEPTH */
     PYJSON_NOMEM = 4

@@ -1,0 +1,162 @@
+/* libFuzzer target for src/validate/pyjson.c.
+ *
+ *   clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+ *     src/validate/pyjson.c fuzz/fuzz_pyjson.c -o /tmp/fuzz_pyjson -ljansson -lm
+ *   /tmp/fuzz_pyjson -max_total_time=120 fuzz/corpus/pyjson
+ *
+ * Besides the sanitizers' own checks, every answer must hold together:
+ *   - a known code; *out set exactly on PYJSON_OK; never PYJSON_NOMEM;
+ *   - an error position inside the document (in code points, <= its length);
+ *   - a built value no deeper than PYJSON_MAX_DEPTH, its strings and keys
+ *     valid UTF-8 (no lone surrogate), big numbers only as stand-ins whose
+ *     text is a JSON number;
+ *   - what jansson writes back parses to an equal value. */
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "validate/pyjson.h"
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) abort();                                                                      \
+    } while (0)
+
+static int utf8_valid(const unsigned char *s, size_t n) {
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t k;
+        unsigned cp;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            k = 2;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            k = 3;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            k = 4;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (n - i < k) return 0;
+        for (size_t j = 1; j < k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80) return 0;
+            cp = cp << 6 | (s[i + j] & 0x3F);
+        }
+        if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
+        if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
+        i += k;
+    }
+    return 1;
+}
+
+static int big_text_ok(const char *t) {
+    /* -?digits[.digits][(e|E)[+-]digits] */
+    size_t i = 0;
+
+    if (t[i] == '-') i++;
+    if (t[i] < '0' || t[i] > '9') return 0;
+    while (t[i] >= '0' && t[i] <= '9')
+        i++;
+    if (t[i] == '.') {
+        i++;
+        if (t[i] < '0' || t[i] > '9') return 0;
+        while (t[i] >= '0' && t[i] <= '9')
+            i++;
+    }
+    if (t[i] == 'e' || t[i] == 'E') {
+        i++;
+        if (t[i] == '+' || t[i] == '-') i++;
+        if (t[i] < '0' || t[i] > '9') return 0;
+        while (t[i] >= '0' && t[i] <= '9')
+            i++;
+    }
+    return t[i] == '\0';
+}
+
+/* Checks `v`; returns 1 when it can be round-tripped through json_dumps
+ * (no big number, no key holding NUL, which jansson 2.14 cannot write). */
+static int check_value(const json_t *v, int depth) {
+    const char *big = pyjson_big_text(v);
+    int plain = 1;
+
+    CHECK(depth <= PYJSON_MAX_DEPTH + 1);
+    if (big) {
+        CHECK(pyjson_is_big(v));
+        CHECK(big_text_ok(big));
+        return 0;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        size_t klen;
+        json_t *item;
+
+        CHECK(depth < PYJSON_MAX_DEPTH + 1);
+        json_object_keylen_foreach((json_t *)v, key, klen, item) {
+            CHECK(utf8_valid((const unsigned char *)key, klen));
+            if (memchr(key, '\0', klen)) plain = 0;
+            plain &= check_value(item, depth + 1);
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *item;
+
+        CHECK(depth < PYJSON_MAX_DEPTH + 1);
+        json_array_foreach(v, i, item) {
+            plain &= check_value(item, depth + 1);
+        }
+        break;
+    }
+    case JSON_STRING:
+        CHECK(utf8_valid((const unsigned char *)json_string_value(v), json_string_length(v)));
+        break;
+    case JSON_REAL:
+        CHECK(json_real_value(v) == json_real_value(v)); /* not NaN */
+        break;
+    default:
+        break;
+    }
+    return plain;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    json_t *v = (json_t *)&v; /* must be overwritten */
+    pyjson_error err;
+    enum pyjson_rc rc = pyjson_parse((const char *)data, size, &v, &err);
+
+    CHECK(rc == PYJSON_OK || rc == PYJSON_INVALID || rc == PYJSON_NOT_UTF8 ||
+          rc == PYJSON_TOO_DEEP);
+    if (rc != PYJSON_OK) {
+        CHECK(v == NULL);
+        CHECK(err.msg[0] != '\0');
+        /* every encoding decodes to at most one code point per byte */
+        if (rc == PYJSON_INVALID) CHECK(err.pos <= size);
+        return 0;
+    }
+    CHECK(v != NULL);
+    if (check_value(v, 0)) {
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        json_t *back = NULL;
+
+        CHECK(text != NULL);
+        CHECK(pyjson_parse(text, strlen(text), &back, &err) == PYJSON_OK);
+        CHECK(json_equal(v, back));
+        json_decref(back);
+        free(text);
+    }
+    json_decref(v);
+    return 0;
+}
