@@ -95,7 +95,7 @@ unsigned api_body_parse(const char *body, size_t len, const char *content_type, 
     }
     case PYJSON_NOT_UTF8: *detail = "There was an error parsing the body"; return 400;
     case PYJSON_TOO_DEEP:
-        *detail = "There was an error parsing the body: JSON nested too deeply";
+        *detail = "There was an error parsing the body"; /* FastAPI's words for RecursionError */
         return 400;
     case PYJSON_NOMEM: break;
     }

@@ -253,7 +253,9 @@ void h_grant_update(void *appv, http_req *r) {
         goto out;
     }
     model_grant g;
-    store_rc rc = store_grant_update(app->st, r->org, ent, cust, id, &p, dt_now(), &g);
+    /* A PATCH naming no field changes nothing, updated_at included: read. */
+    store_rc rc = p.fields ? store_grant_update(app->st, r->org, ent, cust, id, &p, dt_now(), &g)
+                           : store_grant_get(app->st, r->org, ent, cust, id, &g);
     if (rc == STORE_WINDOW) {
         /* The merged row would end before it starts: name the bound the
          * client sent, as a 422 in FastAPI's shape. */

@@ -547,6 +547,7 @@ static store_rc sq_grant_get(store *s, const char *org, const char *ent, const c
 static store_rc sq_grant_update(store *s, const char *org, const char *ent, const char *cust,
                                 const char *id, const model_grant_patch *p, int64_t now,
                                 model_grant *out) {
+    memset(out, 0, sizeof(*out)); /* so every exit may clear it */
     CONN_OR_FAIL(c, s);
     sq_store *q = SQ(s);
     store_rc r;
