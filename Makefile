@@ -38,3 +38,8 @@ format:
 
 clean:
 	@rm -rf $(BUILD) $(SAN_BUILD)
+
+# Throughput of GET and PATCH with wrk (not a test; see bench/run.sh).
+bench: deps build
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+	@bash bench/run.sh $(BUILD)/entitled
