@@ -137,8 +137,15 @@ static void kopt_bool(jw *w, const char *k, opt_bool v) {
 /* a stored JSON text, or `dflt` (raw JSON) when there is none */
 static void kjson(jw *w, const char *k, const char *text, const char *dflt) {
     jw_key(w, k);
-    const char *t = text ? text : dflt;
-    jw_raw(w, t, strlen(t));
+    if (text) jw_raw(w, text, mstr_len(text));
+    else jw_raw(w, dflt, strlen(dflt));
+}
+
+/* a model string, NUL characters included, or null */
+static void kmstr(jw *w, const char *k, const char *s) {
+    jw_key(w, k);
+    if (s) jw_strn(w, s, mstr_len(s));
+    else jw_null(w);
 }
 
 /* The reference's SingleEntitlementCustomerResponseSchema fields first, then
@@ -157,15 +164,15 @@ void api_write_grant(jw *w, const model_grant *g) {
     opt_num rem = {g->quantity.set, 0};
     if (rem.set) rem.v = g->quantity.v - (g->quantity_used.set ? g->quantity_used.v : 0);
     kopt_num(w, "quantity_remaining", rem);
-    jw_kstr(w, "contract_id", g->contract_id);
-    jw_kstr(w, "source_type", g->source_type);
-    jw_kstr(w, "source_id", g->source_id);
+    kmstr(w, "contract_id", g->contract_id);
+    kmstr(w, "source_type", g->source_type);
+    kmstr(w, "source_id", g->source_id);
     kopt_num(w, "block_amount", g->block_amount);
-    jw_kstr(w, "invoice_id", g->invoice_id);
-    jw_kstr(w, "event", g->event);
+    kmstr(w, "invoice_id", g->invoice_id);
+    kmstr(w, "event", g->event);
     kopt_num(w, "numeric_value", g->numeric_value);
-    jw_kstr(w, "feature_option_value", g->feature_option_value);
-    jw_kstr(w, "status", g->status);
+    kmstr(w, "feature_option_value", g->feature_option_value);
+    kmstr(w, "status", g->status);
     jw_key(w, "updated_at");
     jw_time(w, g->updated_at);
     jw_obj_end(w);
@@ -174,21 +181,21 @@ void api_write_grant(jw *w, const model_grant *g) {
 void api_write_customer(jw *w, const model_customer *c) {
     jw_obj_begin(w);
     jw_kstr(w, "id", c->id);
-    jw_kstr(w, "external_id", c->external_id);
-    jw_kstr(w, "customer_name", c->customer_name);
+    kmstr(w, "external_id", c->external_id);
+    kmstr(w, "customer_name", c->customer_name);
     kjson(w, "custom_data", c->custom_data, "{}");
     kjson(w, "address", c->address, "{}");
     kjson(w, "ship_to_address", c->ship_to_address, "null");
     kjson(w, "tax_info", c->tax_info, "null");
-    jw_kstr(w, "phone_number", c->phone_number);
-    jw_kstr(w, "email", c->email);
+    kmstr(w, "phone_number", c->phone_number);
+    kmstr(w, "email", c->email);
     kjson(w, "contacts", NULL, "[]");
     kjson(w, "custom_attributes", NULL, "{}");
     kopt_bool(w, "communications_enabled", c->communications_enabled);
     kopt_bool(w, "auto_charge_enabled", c->auto_charge_enabled);
     kjson(w, "invoice_details", NULL, "{}");
     kjson(w, "connector", c->connector, "null");
-    jw_kstr(w, "business_entity_id", c->business_entity_id);
+    kmstr(w, "business_entity_id", c->business_entity_id);
     jw_key(w, "created_at");
     jw_time(w, c->created_at);
     jw_key(w, "updated_at");
@@ -199,12 +206,12 @@ void api_write_customer(jw *w, const model_customer *c) {
 void api_write_entitlement(jw *w, const model_entitlement *e) {
     jw_obj_begin(w);
     jw_kstr(w, "id", e->id);
-    jw_kstr(w, "name", e->name);
-    jw_kstr(w, "description", e->description);
-    jw_kstr(w, "entitlement_type", e->entitlement_type);
-    jw_kstr(w, "units", e->units);
+    kmstr(w, "name", e->name);
+    kmstr(w, "description", e->description);
+    kmstr(w, "entitlement_type", e->entitlement_type);
+    kmstr(w, "units", e->units);
     kopt_bool(w, "is_active", e->is_active);
-    jw_kstr(w, "product_id", e->product_id);
+    kmstr(w, "product_id", e->product_id);
     jw_key(w, "created_at");
     jw_time(w, e->created_at);
     jw_obj_end(w);

@@ -74,9 +74,11 @@ static char *json_text(const vval *v, int *oom) {
     jw w;
     jw_init(&w, 1u << 20);
     jw_value(&w, v->json);
-    char *t = jw_take(&w, NULL);
-    if (!t) *oom = 1;
-    return t;
+    size_t n = 0;
+    char *t = jw_take(&w, &n), *m = t ? mstr_new(t, n) : NULL;
+    free(t);
+    if (!m) *oom = 1;
+    return m;
 }
 
 static opt_bool opt_b(const vval *v, opt_bool dflt) {

@@ -1,11 +1,13 @@
 /* model: the objects of the API as the store hands them to the handlers.
  * Ids are canonical lower-case UUID strings; instants are UTC microseconds
  * (see dt.h); optional values carry a `set` flag, unset meaning JSON null.
- * Strings are heap copies owned by the object; *_clear() frees them. */
+ * Strings are model strings (mstr_*, below) owned by the object; *_clear()
+ * frees them. */
 #ifndef ENTITLED_MODEL_H
 #define ENTITLED_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define ID_BUF 37 /* 36 characters and the NUL */
@@ -77,6 +79,14 @@ typedef struct {
     opt_time active_from, expiry_at;
     opt_num quantity, quantity_used;
 } model_grant_patch;
+
+/* Text may hold NUL characters (JSON allows "\u0000" and pydantic keeps it),
+ * so a model string carries its length: a heap copy whose byte count is
+ * stored just before its bytes, NUL-terminated as well for convenience.
+ * mstr_len(NULL) is 0 and mstr_free(NULL) does nothing. */
+char *mstr_new(const char *s, size_t n); /* NULL when out of memory */
+size_t mstr_len(const char *s);
+void mstr_free(char *s);
 
 void model_entitlement_clear(model_entitlement *e);
 void model_customer_clear(model_customer *c);

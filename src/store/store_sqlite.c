@@ -276,11 +276,17 @@ static void bind_bool(sqlite3_stmt *st, int i, opt_bool v) {
     else sqlite3_bind_null(st, i);
 }
 
-/* Column readers; a failed strdup leaves NULL and sets *oom. */
+/* Model strings with their length, NUL characters included. */
+static void bind_mstr(sqlite3_stmt *st, int i, const char *v) {
+    if (v) sqlite3_bind_text64(st, i, v, mstr_len(v), SQLITE_STATIC, SQLITE_UTF8);
+    else sqlite3_bind_null(st, i);
+}
+
+/* Column readers; a failed allocation leaves NULL and sets *oom. */
 static char *col_text(sqlite3_stmt *st, int i, int *oom) {
     const unsigned char *t = sqlite3_column_text(st, i);
     if (!t) return NULL;
-    char *d = strdup((const char *)t);
+    char *d = mstr_new((const char *)t, (size_t)sqlite3_column_bytes(st, i));
     if (!d) *oom = 1;
     return d;
 }
@@ -370,18 +376,19 @@ static store_rc sq_customer_create(store *s, const char *org, const model_custom
     sqlite3_stmt *st = stmt(c, S_CUST_INSERT);
     bind_text(st, 1, m->id);
     bind_text(st, 2, org);
-    bind_text(st, 3, m->customer_name);
-    bind_text(st, 4, m->external_id);
-    bind_text(st, 5, m->email);
-    bind_text(st, 6, m->phone_number);
-    bind_text(st, 7, m->business_entity_id);
+    bind_mstr(st, 3, m->customer_name);
+    bind_mstr(st, 4, m->external_id);
+    bind_mstr(st, 5, m->email);
+    bind_mstr(st, 6, m->phone_number);
+    bind_mstr(st, 7, m->business_entity_id);
     bind_bool(st, 8, m->communications_enabled);
     bind_bool(st, 9, m->auto_charge_enabled);
-    bind_text(st, 10, m->custom_data ? m->custom_data : "{}");
-    bind_text(st, 11, m->address);
-    bind_text(st, 12, m->ship_to_address);
-    bind_text(st, 13, m->tax_info);
-    bind_text(st, 14, m->connector);
+    if (m->custom_data) bind_mstr(st, 10, m->custom_data);
+    else bind_text(st, 10, "{}");
+    bind_mstr(st, 11, m->address);
+    bind_mstr(st, 12, m->ship_to_address);
+    bind_mstr(st, 13, m->tax_info);
+    bind_mstr(st, 14, m->connector);
     sqlite3_bind_int64(st, 15, m->created_at);
     sqlite3_bind_int64(st, 16, m->updated_at);
     return write_one(SQ(s), c, st);
@@ -425,12 +432,12 @@ static store_rc sq_entitlement_create(store *s, const char *org, const model_ent
     sqlite3_stmt *st = stmt(c, S_ENT_INSERT);
     bind_text(st, 1, e->id);
     bind_text(st, 2, org);
-    bind_text(st, 3, e->name);
-    bind_text(st, 4, e->description);
-    bind_text(st, 5, e->entitlement_type);
-    bind_text(st, 6, e->units);
+    bind_mstr(st, 3, e->name);
+    bind_mstr(st, 4, e->description);
+    bind_mstr(st, 5, e->entitlement_type);
+    bind_mstr(st, 6, e->units);
     bind_bool(st, 7, e->is_active);
-    bind_text(st, 8, e->product_id);
+    bind_mstr(st, 8, e->product_id);
     sqlite3_bind_int64(st, 9, e->created_at);
     sqlite3_bind_int64(st, 10, e->updated_at);
     return write_one(SQ(s), c, st);
@@ -501,15 +508,15 @@ static store_rc sq_grant_create(store *s, const char *org, const model_grant *g)
     bind_time(st, 6, g->expiry_at);
     bind_num(st, 7, g->quantity);
     bind_num(st, 8, g->quantity_used);
-    bind_text(st, 9, g->contract_id);
-    bind_text(st, 10, g->source_type);
-    bind_text(st, 11, g->source_id);
+    bind_mstr(st, 9, g->contract_id);
+    bind_mstr(st, 10, g->source_type);
+    bind_mstr(st, 11, g->source_id);
     bind_num(st, 12, g->block_amount);
-    bind_text(st, 13, g->invoice_id);
-    bind_text(st, 14, g->event);
+    bind_mstr(st, 13, g->invoice_id);
+    bind_mstr(st, 14, g->event);
     bind_num(st, 15, g->numeric_value);
-    bind_text(st, 16, g->feature_option_value);
-    bind_text(st, 17, g->status);
+    bind_mstr(st, 16, g->feature_option_value);
+    bind_mstr(st, 17, g->status);
     sqlite3_bind_int64(st, 18, g->created_at);
     sqlite3_bind_int64(st, 19, g->updated_at);
     store_rc r = write_one(SQ(s), c, st);

@@ -360,8 +360,8 @@ bool validate_path_uuid(const char *name, const char *value, char *out, json_t *
 char *validate_strdup(const vval *v, const vfield *f, int *oom) {
     if (!v->present || v->null || !v->ok) return NULL;
     char *s = NULL;
-    if (f->type == V_UUID) s = strdup(v->uuid);
-    else if (f->type == V_STR || f->type == V_ENUM) s = strndup(v->s, v->len);
+    if (f->type == V_UUID) s = mstr_new(v->uuid, strlen(v->uuid));
+    else if (f->type == V_STR || f->type == V_ENUM) s = mstr_new(v->s, v->len);
     else return NULL;
     if (!s) *oom = 1;
     return s;

@@ -79,8 +79,8 @@ void validate_object(const json_t *obj, const vfield *fields, size_t n, vval *va
  * ["path", name], ...}. Returns true with `out` canonical when valid. */
 bool validate_path_uuid(const char *name, const char *value, char *out, json_t *errors);
 
-/* The field's value as a heap string (V_STR, V_ENUM, V_UUID), NULL when null
- * or absent; *oom set on allocation failure. */
+/* The field's value as a model string (mstr_new; V_STR, V_ENUM, V_UUID),
+ * NULL when null or absent; *oom set on allocation failure. */
 char *validate_strdup(const vval *v, const vfield *f, int *oom);
 
 /* Look a field's value up by name. */

@@ -18,15 +18,7 @@ class Health(ServerTestCase):
         r = self.c.get("/healthz", auth={"x-api-key": "nope", "organisation": new_id()})
         self.assertJson(r, 200)
 
-    def test_openapi_without_key(self):
-        r = self.c.get("/openapi.json", auth=False)
-        body = self.assertJson(r, 200)
-        self.assertIn("paths", body, "no paths in /openapi.json")
-        self.assertIn("/entitlements/{entitlement_id}/customer/{customer_id}/{ec_id}", body["paths"])
-
-    def test_docs_without_key(self):
-        r = self.c.get("/docs", auth=False)
-        self.assertEqual(r.status, 200, str(r))
+    # /openapi.json and /docs come with issue 3 (the whole API, described).
 
 
 class Routing(ServerTestCase):

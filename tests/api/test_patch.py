@@ -164,9 +164,10 @@ class Patch(ServerTestCase):
         self.assert_unchanged()
 
     def test_window_violation_after_merge_expiry_at(self):
-        # stored active_from 2026-01-01; new expiry_at before it
+        # stored active_from 2026-01-01; new expiry_at before it: the error
+        # names the bound the client sent (docs/API.md)
         r = self.patch(expiry_at="2025-06-01T00:00:00Z")
-        self.assert422(r, ["body", "active_from"])
+        self.assert422(r, ["body", "expiry_at"])
         self.assert_unchanged()
 
     def test_window_violation_both_in_body(self):
