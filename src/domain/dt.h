@@ -61,6 +61,11 @@ void dt_error_int_too_big(int negative, int beyond_double, dt_error *err);
  * "9999-12-31T23:59:59-01:00"), which come out as "0000-..." / "10000-...",
  * and earlier years with a leading '-'. */
 #define DT_FORMAT_MAX 40
+
+/* The instants that can be written back: 0001-01-01T00:00:00Z to
+ * 9999-12-31T23:59:59.999999Z. */
+#define DT_MIN_INSTANT (-62135596800LL * 1000000)
+#define DT_MAX_INSTANT (253402300800LL * 1000000 - 1)
 size_t dt_format(int64_t t, char *buf);
 
 /* Now, as an instant. */

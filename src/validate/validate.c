@@ -159,6 +159,14 @@ static void check_time(const json_t *v, const vfield *f, vval *out, json_t *erro
         time_err(errors, loc, f, v, &e);
         return;
     }
+    /* pydantic keeps an offset that moves an instant out of years 1-9999
+     * ("9999-12-31T23:59:59-01:00"); stored as UTC it could not be written
+     * back as RFC 3339, so it is refused. */
+    if (out->time < DT_MIN_INSTANT || out->time > DT_MAX_INSTANT) {
+        err(errors, loc, f, "value_error",
+            "Value error, the instant must fall within years 0001 to 9999 in UTC", v, NULL);
+        return;
+    }
     out->ok = true;
 }
 

@@ -170,6 +170,15 @@ class Patch(ServerTestCase):
         self.assert422(r, ["body", "expiry_at"])
         self.assert_unchanged()
 
+    def test_instant_outside_years_1_to_9999_refused(self):
+        # pydantic accepts these offsets, but in UTC they fall in year 10000 / year 0
+        for field, value in (("expiry_at", "9999-12-31T23:59:59-01:00"),
+                             ("active_from", "0001-01-01T00:00:00+00:01")):
+            r = self.patch(**{field: value})
+            errs = self.assert422(r, ["body", field])
+            self.assertEqual(errs[0]["type"], "value_error", str(r))
+            self.assert_unchanged()
+
     def test_window_violation_both_in_body(self):
         r = self.patch(active_from="2026-06-01T00:00:00Z", expiry_at="2026-05-01T00:00:00Z")
         self.assert422(r, ["body", "active_from"])
