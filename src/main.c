@@ -47,10 +47,12 @@ typedef struct {
 static int cmd_serve(void);
 static int cmd_org_create(void);
 static int cmd_apikey_create(void);
+static int cmd_routes(void);
 
 static const command COMMANDS[] = {
     {"serve", cmd_serve, "serve the API over HTTP", {S_LISTEN, S_DB, S_THREADS, S_TIMEOUT, S_MAXCONN}, {-1, -1}},
     {"org create", cmd_org_create, "create an organisation; prints its UUID", {S_NAME, S_DB, -1}, {S_NAME, -1}},
+    {"routes", cmd_routes, "list the routes served: METHOD PATH OPERATION_ID, one a line", {-1}, {-1, -1}},
     {"apikey create", cmd_apikey_create, "create an API key; prints the key (shown only once)", {S_ORG, S_DB, -1}, {S_ORG, -1}},
 };
 #define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
@@ -202,6 +204,14 @@ static int cmd_apikey_create(void) {
         return 1;
     }
     printf("%s\n", key);
+    return 0;
+}
+
+/* The route table as text, so tests can hold /openapi.json against it. */
+static int cmd_routes(void) {
+    for (size_t i = 0; i < api_nroutes; i++)
+        printf("%s %s %s\n", api_routes[i].method, api_routes[i].pattern,
+               api_routes[i].operation_id);
     return 0;
 }
 

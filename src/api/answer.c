@@ -142,7 +142,7 @@ static void kjson(jw *w, const char *k, const char *text, const char *dflt) {
 }
 
 /* a model string, NUL characters included, or null */
-static void kmstr(jw *w, const char *k, const char *s) {
+void api_kmstr(jw *w, const char *k, const char *s) {
     jw_key(w, k);
     if (s) jw_strn(w, s, mstr_len(s));
     else jw_null(w);
@@ -155,6 +155,11 @@ void api_write_grant(jw *w, const model_grant *g) {
     jw_kstr(w, "id", g->id);
     jw_kstr(w, "entitlement", g->entitlement);
     jw_kstr(w, "customer", g->customer);
+    api_write_grant_fields(w, g);
+    jw_obj_end(w);
+}
+
+void api_write_grant_fields(jw *w, const model_grant *g) {
     kopt_time(w, "expiry_at", g->expiry_at);
     kopt_time(w, "active_from", g->active_from);
     kopt_num(w, "quantity", g->quantity);
@@ -164,38 +169,37 @@ void api_write_grant(jw *w, const model_grant *g) {
     opt_num rem = {g->quantity.set, 0};
     if (rem.set) rem.v = g->quantity.v - (g->quantity_used.set ? g->quantity_used.v : 0);
     kopt_num(w, "quantity_remaining", rem);
-    kmstr(w, "contract_id", g->contract_id);
-    kmstr(w, "source_type", g->source_type);
-    kmstr(w, "source_id", g->source_id);
+    api_kmstr(w, "contract_id", g->contract_id);
+    api_kmstr(w, "source_type", g->source_type);
+    api_kmstr(w, "source_id", g->source_id);
     kopt_num(w, "block_amount", g->block_amount);
-    kmstr(w, "invoice_id", g->invoice_id);
-    kmstr(w, "event", g->event);
+    api_kmstr(w, "invoice_id", g->invoice_id);
+    api_kmstr(w, "event", g->event);
     kopt_num(w, "numeric_value", g->numeric_value);
-    kmstr(w, "feature_option_value", g->feature_option_value);
-    kmstr(w, "status", g->status);
+    api_kmstr(w, "feature_option_value", g->feature_option_value);
+    api_kmstr(w, "status", g->status);
     jw_key(w, "updated_at");
     jw_time(w, g->updated_at);
-    jw_obj_end(w);
 }
 
 void api_write_customer(jw *w, const model_customer *c) {
     jw_obj_begin(w);
     jw_kstr(w, "id", c->id);
-    kmstr(w, "external_id", c->external_id);
-    kmstr(w, "customer_name", c->customer_name);
+    api_kmstr(w, "external_id", c->external_id);
+    api_kmstr(w, "customer_name", c->customer_name);
     kjson(w, "custom_data", c->custom_data, "{}");
     kjson(w, "address", c->address, "{}");
     kjson(w, "ship_to_address", c->ship_to_address, "null");
     kjson(w, "tax_info", c->tax_info, "null");
-    kmstr(w, "phone_number", c->phone_number);
-    kmstr(w, "email", c->email);
+    api_kmstr(w, "phone_number", c->phone_number);
+    api_kmstr(w, "email", c->email);
     kjson(w, "contacts", NULL, "[]");
     kjson(w, "custom_attributes", NULL, "{}");
     kopt_bool(w, "communications_enabled", c->communications_enabled);
     kopt_bool(w, "auto_charge_enabled", c->auto_charge_enabled);
     kjson(w, "invoice_details", NULL, "{}");
     kjson(w, "connector", c->connector, "null");
-    kmstr(w, "business_entity_id", c->business_entity_id);
+    api_kmstr(w, "business_entity_id", c->business_entity_id);
     jw_key(w, "created_at");
     jw_time(w, c->created_at);
     jw_key(w, "updated_at");
@@ -206,12 +210,12 @@ void api_write_customer(jw *w, const model_customer *c) {
 void api_write_entitlement(jw *w, const model_entitlement *e) {
     jw_obj_begin(w);
     jw_kstr(w, "id", e->id);
-    kmstr(w, "name", e->name);
-    kmstr(w, "description", e->description);
-    kmstr(w, "entitlement_type", e->entitlement_type);
-    kmstr(w, "units", e->units);
+    api_kmstr(w, "name", e->name);
+    api_kmstr(w, "description", e->description);
+    api_kmstr(w, "entitlement_type", e->entitlement_type);
+    api_kmstr(w, "units", e->units);
     kopt_bool(w, "is_active", e->is_active);
-    kmstr(w, "product_id", e->product_id);
+    api_kmstr(w, "product_id", e->product_id);
     jw_key(w, "created_at");
     jw_time(w, e->created_at);
     jw_obj_end(w);

@@ -55,6 +55,10 @@ json_t *api_grant_patch_check(const char *ent_s, const char *cust_s, const char 
 bool api_path_uuid(http_req *r, const char *name, char *out, json_t *errors);
 
 void api_write_grant(jw *w, const model_grant *g);
+/* A row's members after id, entitlement and customer (for list items). */
+void api_write_grant_fields(jw *w, const model_grant *g);
+/* key: a model string, NUL characters included, or null */
+void api_kmstr(jw *w, const char *k, const char *s);
 void api_write_customer(jw *w, const model_customer *c);
 void api_write_entitlement(jw *w, const model_entitlement *e);
 
@@ -67,5 +71,16 @@ void h_entitlement_get(void *app, http_req *r);
 void h_grant_create(void *app, http_req *r);
 void h_grant_get(void *app, http_req *r);
 void h_grant_update(void *app, http_req *r);
+void h_grant_delete(void *app, http_req *r);
+void h_grant_total(void *app, http_req *r);
+void h_entitlement_update(void *app, http_req *r);
+void h_entitlement_delete(void *app, http_req *r);
+void h_customer_update(void *app, http_req *r);
+void h_customer_delete(void *app, http_req *r);
+void h_list_entitlements(void *app, http_req *r);
+void h_list_customers(void *app, http_req *r);
+void h_list_customer_grants(void *app, http_req *r);
+void h_list_unique(void *app, http_req *r);
+void h_list_balances(void *app, http_req *r);
 
 #endif

@@ -159,3 +159,121 @@ void h_customer_get(void *appv, http_req *r) {
     api_reply_jw(r, 200, &w);
     model_customer_clear(&c);
 }
+
+/* The reference's UpdateCustomerRequestSchema: every field optional. */
+static const vfield UPDATE[F_COUNT] = {
+    [F_NAME] = {.name = "customer_name", .type = V_STR, .nullable = true},
+    [F_EXTERNAL_ID] = {.name = "external_id", .type = V_STR, .nullable = true, .max_length = 255},
+    [F_CUSTOM_DATA] = {.name = "custom_data", .type = V_DICT, .nullable = true},
+    [F_ADDRESS] = {.name = "address", .type = V_MODEL, .class_name = "Address", .sub = ADDRESS,
+                   .nsub = N(ADDRESS)},
+    [F_SHIP_TO] = {.name = "ship_to_address", .type = V_MODEL, .class_name = "Address",
+                   .sub = ADDRESS, .nsub = N(ADDRESS)},
+    [F_TAX_INFO] = {.name = "tax_info", .type = V_LIST_MODEL, .nullable = true,
+                    .class_name = "TaxId", .sub = TAX_ID, .nsub = N(TAX_ID)},
+    [F_EMAIL] = {.name = "email", .type = V_STR, .nullable = true},
+    [F_PHONE] = {.name = "phone_number", .type = V_STR, .nullable = true},
+    [F_CONNECTOR] = {.name = "connector", .type = V_MODEL, .class_name = "ConnectorInfo",
+                     .sub = CONNECTOR, .nsub = N(CONNECTOR)},
+    [F_COMMS] = {.name = "communications_enabled", .type = V_BOOL, .nullable = true},
+    [F_AUTOCHARGE] = {.name = "auto_charge_enabled", .type = V_BOOL, .nullable = true},
+    [F_BUSINESS_ENTITY] = {.name = "business_entity_id", .type = V_UUID, .nullable = true},
+};
+
+typedef struct {
+    vval v[F_COUNT];
+    char *text[F_COUNT]; /* new values, made before the transaction */
+} cust_patch;
+
+/* Runs inside the store's transaction, so it cannot fail: absent keeps,
+ * null clears, new texts move into the row. */
+static void apply_cust(void *ctx, model_customer *c) {
+    cust_patch *p = ctx;
+    char **fields[F_COUNT] = {
+        [F_NAME] = &c->customer_name,   [F_EXTERNAL_ID] = &c->external_id,
+        [F_CUSTOM_DATA] = &c->custom_data, [F_ADDRESS] = &c->address,
+        [F_SHIP_TO] = &c->ship_to_address, [F_TAX_INFO] = &c->tax_info,
+        [F_EMAIL] = &c->email,          [F_PHONE] = &c->phone_number,
+        [F_CONNECTOR] = &c->connector,  [F_BUSINESS_ENTITY] = &c->business_entity_id,
+    };
+    for (int i = 0; i < F_COUNT; i++) {
+        if (!p->v[i].present) continue;
+        if (i == F_COMMS) c->communications_enabled = opt_b(&p->v[i], -1);
+        else if (i == F_AUTOCHARGE) c->auto_charge_enabled = opt_b(&p->v[i], -1);
+        else {
+            mstr_free(*fields[i]);
+            *fields[i] = p->text[i];
+            p->text[i] = NULL;
+        }
+    }
+}
+
+void h_customer_update(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *body = NULL, *errors = json_array();
+    char id[ID_BUF];
+    cust_patch p = {0};
+    int oom = 0;
+    if (!api_read_body(r, &body)) goto out;
+    api_path_uuid(r, "customer_id", id, errors);
+    if (validate_body(body, UPDATE, F_COUNT, p.v, errors) && json_array_size(errors) == 0 &&
+        p.v[F_NAME].null)
+        validate_error(errors, "value_error", validate_loc("body", "customer_name", NULL),
+                       "Value error, customer_name cannot be cleared", p.v[F_NAME].json, NULL);
+    if (json_array_size(errors)) {
+        api_reply_errors(r, errors);
+        errors = NULL;
+        goto out;
+    }
+    for (int i = 0; i < F_COUNT; i++) {
+        if (i == F_COMMS || i == F_AUTOCHARGE) continue;
+        bool json = i == F_CUSTOM_DATA || i == F_ADDRESS || i == F_SHIP_TO || i == F_TAX_INFO ||
+                    i == F_CONNECTOR;
+        p.text[i] = json ? json_text(&p.v[i], &oom) : validate_strdup(&p.v[i], &UPDATE[i], &oom);
+    }
+    if (oom) {
+        http_reply_detail(r, 500, "Internal Server Error: out of memory");
+        goto out;
+    }
+    model_customer c;
+    store_rc rc = store_customer_update(app->st, r->org, id, apply_cust, &p, dt_now(), &c);
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Customer");
+        goto out;
+    }
+    jw w;
+    jw_init(&w, 4u << 20);
+    api_write_customer(&w, &c);
+    api_reply_jw(r, 200, &w);
+    model_customer_clear(&c);
+out:
+    for (int i = 0; i < F_COUNT; i++) mstr_free(p.text[i]);
+    json_decref(errors);
+    json_decref(body);
+}
+
+void h_customer_delete(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *errors = json_array();
+    char id[ID_BUF];
+    if (!api_path_uuid(r, "customer_id", id, errors)) {
+        api_reply_errors(r, errors);
+        return;
+    }
+    json_decref(errors);
+    model_customer c;
+    store_rc rc = store_customer_delete(app->st, r->org, id, &c);
+    if (rc == STORE_CONFLICT) {
+        http_reply_detail(r, 409, "The customer holds customer entitlements: delete them first");
+        return;
+    }
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Customer");
+        return;
+    }
+    jw w;
+    jw_init(&w, 4u << 20);
+    api_write_customer(&w, &c);
+    api_reply_jw(r, 200, &w);
+    model_customer_clear(&c);
+}

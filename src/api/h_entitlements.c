@@ -86,3 +86,103 @@ void h_entitlement_get(void *appv, http_req *r) {
     api_reply_jw(r, 200, &w);
     model_entitlement_clear(&e);
 }
+
+enum { U_NAME, U_DESCRIPTION, U_TYPE, U_UNITS, U_ACTIVE, U_PRODUCT, U_COUNT };
+/* The reference's UpdateEntitlementRequestSchema (plus description, which
+ * create takes too): name required, the rest optional and nullable. */
+static const vfield UPDATE[U_COUNT] = {
+    [U_NAME] = {.name = "name", .type = V_STR, .required = true},
+    [U_DESCRIPTION] = {.name = "description", .type = V_STR, .nullable = true},
+    [U_TYPE] = {.name = "entitlement_type", .type = V_ENUM, .nullable = true, .choices = TYPES},
+    [U_UNITS] = {.name = "units", .type = V_STR, .nullable = true},
+    [U_ACTIVE] = {.name = "is_active", .type = V_BOOL, .nullable = true},
+    [U_PRODUCT] = {.name = "product_id", .type = V_UUID, .nullable = true},
+};
+
+typedef struct {
+    vval v[U_COUNT];
+    char *text[U_COUNT]; /* new values, made before the transaction */
+} ent_patch;
+
+/* Runs inside the store's transaction, so it must not fail: absent keeps,
+ * null clears, and the new texts move into the row. */
+static void apply_ent(void *ctx, model_entitlement *e) {
+    ent_patch *p = ctx;
+    char **fields[U_COUNT] = {[U_NAME] = &e->name, [U_DESCRIPTION] = &e->description,
+                              [U_TYPE] = &e->entitlement_type, [U_UNITS] = &e->units,
+                              [U_PRODUCT] = &e->product_id};
+    for (int i = 0; i < U_COUNT; i++) {
+        if (!p->v[i].present) continue;
+        if (i == U_ACTIVE) {
+            e->is_active = p->v[i].null ? -1 : p->v[i].b;
+            continue;
+        }
+        mstr_free(*fields[i]);
+        *fields[i] = p->text[i];
+        p->text[i] = NULL;
+    }
+}
+
+void h_entitlement_update(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *body = NULL, *errors = json_array();
+    char id[ID_BUF];
+    ent_patch p = {0};
+    if (!api_read_body(r, &body)) goto out;
+    api_path_uuid(r, "entitlement_id", id, errors);
+    validate_body(body, UPDATE, U_COUNT, p.v, errors);
+    if (json_array_size(errors)) {
+        api_reply_errors(r, errors);
+        errors = NULL;
+        goto out;
+    }
+    int oom = 0;
+    for (int i = 0; i < U_COUNT; i++)
+        if (i != U_ACTIVE) p.text[i] = validate_strdup(&p.v[i], &UPDATE[i], &oom);
+    if (oom) {
+        http_reply_detail(r, 500, "Internal Server Error: out of memory");
+        goto out;
+    }
+    model_entitlement e;
+    store_rc rc = store_entitlement_update(app->st, r->org, id, apply_ent, &p, dt_now(), &e);
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Entitlement");
+        goto out;
+    }
+    jw w;
+    jw_init(&w, 1u << 20);
+    api_write_entitlement(&w, &e);
+    api_reply_jw(r, 200, &w);
+    model_entitlement_clear(&e);
+out:
+    for (int i = 0; i < U_COUNT; i++) mstr_free(p.text[i]);
+    json_decref(errors);
+    json_decref(body);
+}
+
+void h_entitlement_delete(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *errors = json_array();
+    char id[ID_BUF];
+    if (!api_path_uuid(r, "entitlement_id", id, errors)) {
+        api_reply_errors(r, errors);
+        return;
+    }
+    json_decref(errors);
+    model_entitlement e;
+    store_rc rc = store_entitlement_delete(app->st, r->org, id, &e);
+    if (rc == STORE_CONFLICT) {
+        http_reply_detail(r, 409, "The entitlement is granted to customers: delete its customer "
+                                  "entitlements first");
+        return;
+    }
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Entitlement");
+        return;
+    }
+    jw w;
+    jw_init(&w, 1u << 20);
+    api_write_entitlement(&w, &e);
+    api_reply_jw(r, 200, &w);
+    model_entitlement_clear(&e);
+}

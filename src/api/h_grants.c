@@ -6,6 +6,7 @@
  * entitled's own rules, reported in the same 422 shape: body ids must name the
  * path's objects and a window must not end before it starts. */
 #include "api/api.h"
+#include "api/query.h"
 
 #include "domain/dt.h"
 #include "domain/uid.h"
@@ -275,4 +276,119 @@ void h_grant_update(void *appv, http_req *r) {
 out:
     json_decref(errors);
     json_decref(body);
+}
+
+void h_grant_delete(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *errors = json_array();
+    char ent[ID_BUF], cust[ID_BUF], id[ID_BUF];
+    if (!row_path(r, ent, cust, id, errors)) {
+        api_reply_errors(r, errors);
+        return;
+    }
+    json_decref(errors);
+    model_grant g;
+    store_rc rc = store_grant_delete(app->st, r->org, ent, cust, id, &g);
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Customer entitlement");
+        return;
+    }
+    reply_grant(r, &g);
+    model_grant_clear(&g);
+}
+
+typedef struct {
+    json_t *errors;
+    const char *start, *end;
+} total_args;
+
+static bool total_arg(void *cls, const char *key, const char *value) {
+    total_args *a = cls;
+    if (strcmp(key, "start_date") == 0) a->start = value ? value : "";
+    else if (strcmp(key, "end_date") == 0) a->end = value ? value : "";
+    else {
+        json_t *in = json_string(value ? value : "");
+        validate_error(a->errors, "extra_forbidden", validate_loc("query", key, NULL),
+                       "Extra inputs are not permitted", in, NULL);
+        json_decref(in);
+    }
+    return true;
+}
+
+/* A Unix-seconds bound as an instant; false with an error added. */
+static bool total_bound(json_t *errors, const char *name, const char *text, int64_t *out) {
+    int64_t secs;
+    json_t *in = json_string(text);
+    bool ok = false;
+    if (!query_int(text, &secs)) {
+        validate_error(errors, "int_parsing", validate_loc("query", name, NULL),
+                       "Input should be a valid integer, unable to parse string as an integer", in,
+                       NULL);
+    } else if (secs < DT_MIN_INSTANT / 1000000 || secs > DT_MAX_INSTANT / 1000000) {
+        validate_error(errors, "value_error", validate_loc("query", name, NULL),
+                       "Value error, the instant must fall within years 0001 to 9999 in UTC", in,
+                       NULL);
+    } else {
+        *out = secs * 1000000;
+        ok = true;
+    }
+    json_decref(in);
+    return ok;
+}
+
+void h_grant_total(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *errors = json_array();
+    char ent[ID_BUF], cust[ID_BUF];
+    bool a = api_path_uuid(r, "entitlement_id", ent, errors);
+    bool b = api_path_uuid(r, "customer_id", cust, errors);
+    total_args args = {errors, NULL, NULL};
+    http_query_each(r, total_arg, &args);
+    int64_t from = 0, to = 0;
+    bool has_from = args.start && total_bound(errors, "start_date", args.start, &from);
+    bool has_to = args.end && total_bound(errors, "end_date", args.end, &to);
+    if (has_from && has_to && from > to) {
+        json_t *in = json_string(args.start);
+        validate_error(errors, "value_error", validate_loc("query", "start_date", NULL),
+                       "Value error, start_date must not be after end_date", in, NULL);
+        json_decref(in);
+    }
+    if (json_array_size(errors) || !a || !b) {
+        api_reply_errors(r, errors);
+        return;
+    }
+    json_decref(errors);
+    if (!args.start && !args.end) {
+        /* the rows active now: windows holding the instant [now, now + 1us) */
+        from = dt_now();
+        to = from + 1;
+        has_from = has_to = true;
+    }
+    model_entitlement e;
+    model_customer c;
+    store_rc rc = store_entitlement_get(app->st, r->org, ent, &e);
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Entitlement");
+        return;
+    }
+    model_entitlement_clear(&e);
+    if ((rc = store_customer_get(app->st, r->org, cust, &c)) != STORE_OK) {
+        api_reply_store(r, rc, "Customer");
+        return;
+    }
+    model_customer_clear(&c);
+    double sum = 0;
+    if ((rc = store_grant_total(app->st, r->org, ent, cust, has_from, from, has_to, to, &sum)) !=
+        STORE_OK) {
+        api_reply_store(r, rc, "Total");
+        return;
+    }
+    jw w;
+    jw_init(&w, 4096);
+    jw_obj_begin(&w);
+    jw_kstr(&w, "entitlement", ent);
+    jw_kstr(&w, "customer", cust);
+    jw_knum(&w, "quantity", sum);
+    jw_obj_end(&w);
+    api_reply_jw(r, 200, &w);
 }

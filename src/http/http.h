@@ -41,7 +41,8 @@ typedef struct http_req {
     char org[40]; /* the caller's organisation, set by the authoriser */
     /* the answer */
     unsigned status;
-    char *out; /* JSON text, owned */
+    const char *content_type; /* NULL: application/json */
+    char *out; /* the answer's bytes (JSON unless content_type says otherwise), owned */
     size_t out_len;
     char allow[64];
     char extra_header[2][64];
@@ -57,6 +58,10 @@ void http_reply_header(http_req *r, const char *name, const char *value);
 const char *http_header(http_req *r, const char *name);
 const char *http_query(http_req *r, const char *name);
 const char *http_param(http_req *r, const char *name);
+/* Call `fn` for each query argument in order (URL-decoded; value may be NULL
+ * for "?flag"); stops early when fn returns false. Returns the count seen. */
+size_t http_query_each(http_req *r, bool (*fn)(void *cls, const char *key, const char *value),
+                       void *cls);
 
 /* Returns true to go on; false when it has set the answer (401/403/503). */
 typedef bool (*authorize_fn)(void *app, http_req *req);

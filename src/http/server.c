@@ -67,6 +67,29 @@ const char *http_query(http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct {
+    bool (*fn)(void *cls, const char *key, const char *value);
+    void *cls;
+    size_t n;
+    bool stop;
+} query_iter;
+
+static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value) {
+    query_iter *it = cls;
+    if (it->stop) return MHD_NO;
+    it->n++;
+    if (!it->fn(it->cls, key, value)) it->stop = true;
+    return it->stop ? MHD_NO : MHD_YES;
+}
+
+size_t http_query_each(http_req *r, bool (*fn)(void *cls, const char *key, const char *value),
+                       void *cls) {
+    query_iter it = {fn, cls, 0, false};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_one, &it);
+    return it.n;
+}
+
 const char *http_param(http_req *r, const char *name) {
     size_t n = strlen(name);
     for (size_t i = 0; i < r->nparams; i++) {
@@ -100,7 +123,8 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, http_req *r) {
                                         r->out ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) return MHD_NO;
     r->out = NULL; /* owned by the response now */
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type ? r->content_type : "application/json");
     if (r->allow[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     for (int i = 0; i < 2; i++)
         if (r->extra_header[i][0])

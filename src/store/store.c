@@ -2,6 +2,7 @@
 
 #include "store/store_sqlite.h"
 
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,4 +31,78 @@ const char *store_rc_name(store_rc rc) {
     case STORE_ERROR: return "error";
     }
     return "?";
+}
+
+void list_result_clear(list_result *r) {
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->ents) model_entitlement_clear(&r->ents[i]);
+        if (r->custs) model_customer_clear(&r->custs[i]);
+        if (r->uniq) model_entitlement_clear(&r->uniq[i].e);
+        if (r->grants) {
+            list_grant *g = &r->grants[i];
+            model_grant_clear(&g->g);
+            mstr_free(g->ent_name);
+            mstr_free(g->ent_units);
+            mstr_free(g->ent_type);
+            mstr_free(g->product_id);
+            mstr_free(g->cust_name);
+            mstr_free(g->cust_email);
+        }
+    }
+    free(r->ents);
+    free(r->custs);
+    free(r->grants);
+    free(r->uniq);
+    memset(r, 0, sizeof(*r));
+}
+
+static bool text_value(const char *s, list_value *v) {
+    v->type = LV_TEXT;
+    v->s = s;
+    v->len = mstr_len(s);
+    return s != NULL;
+}
+static bool time_value(int64_t t, list_value *v) {
+    v->type = LV_TIME;
+    v->t = t;
+    return true;
+}
+static bool opt_time_value(opt_time t, list_value *v) {
+    v->type = LV_TIME;
+    v->t = t.v;
+    return t.set;
+}
+static bool opt_num_value(opt_num n, list_value *v) {
+    v->type = LV_NUM;
+    v->n = n.v;
+    return n.set;
+}
+
+bool list_sort_value(const list_result *r, size_t i, const char *sort, list_value *v,
+                     const char **id) {
+    memset(v, 0, sizeof(*v));
+    const model_entitlement *e = r->ents ? &r->ents[i] : r->uniq ? &r->uniq[i].e : NULL;
+    if (e) {
+        *id = e->id;
+        if (strcmp(sort, "name") == 0) return text_value(e->name, v);
+        if (strcmp(sort, "created_at") == 0) return time_value(e->created_at, v);
+    } else if (r->custs) {
+        const model_customer *c = &r->custs[i];
+        *id = c->id;
+        if (strcmp(sort, "customer_name") == 0) return text_value(c->customer_name, v);
+        if (strcmp(sort, "created_at") == 0) return time_value(c->created_at, v);
+    } else {
+        const model_grant *g = &r->grants[i].g;
+        *id = g->id;
+        if (strcmp(sort, "created_at") == 0) return time_value(g->created_at, v);
+        if (strcmp(sort, "quantity") == 0) return opt_num_value(g->quantity, v);
+        if (strcmp(sort, "quantity_used") == 0) return opt_num_value(g->quantity_used, v);
+        if (strcmp(sort, "active_from") == 0) return opt_time_value(g->active_from, v);
+        if (strcmp(sort, "expiry_at") == 0) return opt_time_value(g->expiry_at, v);
+    }
+    /* "id": the id is the sort value */
+    v->type = LV_TEXT;
+    v->s = *id;
+    v->len = strlen(*id);
+    return true;
 }

@@ -37,9 +37,18 @@ enum stmt_id {
     S_GRANT_INSERT,
     S_GRANT_GET,
     S_GRANT_UPDATE,
+    S_GRANT_DELETE,
+    S_GRANT_TOTAL,
+    S_ENT_UPDATE,
+    S_ENT_DELETE,
+    S_ENT_IN_USE,
+    S_CUST_UPDATE,
+    S_CUST_DELETE,
+    S_CUST_IN_USE,
     S_COUNT
 };
 
+#define GRANT_NCOLS 18
 #define GRANT_COLS                                                                                 \
     "id, entitlement_id, customer_id, active_from, expiry_at, quantity, quantity_used, "           \
     "contract_id, source_type, source_id, block_amount, invoice_id, event, numeric_value, "        \
@@ -74,6 +83,26 @@ static const char *const SQL[S_COUNT] = {
                     "WHERE id = ?1 AND org_id = ?2 AND entitlement_id = ?3 AND customer_id = ?4",
     [S_GRANT_UPDATE] = "UPDATE customer_entitlements SET active_from = ?1, expiry_at = ?2, "
                        "quantity = ?3, quantity_used = ?4, updated_at = ?5 WHERE id = ?6",
+    [S_GRANT_DELETE] = "DELETE FROM customer_entitlements WHERE id = ?1",
+    /* windows [active_from, expiry_at) overlapping [?4, ?5), a null bound open */
+    [S_GRANT_TOTAL] = "SELECT COALESCE(SUM(COALESCE(quantity, 0)), 0) FROM customer_entitlements "
+                      "WHERE org_id = ?1 AND entitlement_id = ?2 AND customer_id = ?3 "
+                      "AND (?4 IS NULL OR expiry_at IS NULL OR expiry_at > ?4) "
+                      "AND (?5 IS NULL OR active_from IS NULL OR active_from < ?5)",
+    [S_ENT_UPDATE] = "UPDATE entitlements SET name = ?3, description = ?4, entitlement_type = ?5, "
+                     "units = ?6, is_active = ?7, product_id = ?8, updated_at = ?9 "
+                     "WHERE id = ?1 AND org_id = ?2",
+    [S_ENT_DELETE] = "DELETE FROM entitlements WHERE id = ?1 AND org_id = ?2",
+    [S_ENT_IN_USE] = "SELECT 1 FROM customer_entitlements WHERE org_id = ?2 AND entitlement_id = ?1 "
+                     "LIMIT 1",
+    [S_CUST_UPDATE] = "UPDATE customers SET customer_name = ?3, external_id = ?4, email = ?5, "
+                      "phone_number = ?6, business_entity_id = ?7, communications_enabled = ?8, "
+                      "auto_charge_enabled = ?9, custom_data = ?10, address = ?11, "
+                      "ship_to_address = ?12, tax_info = ?13, connector = ?14, updated_at = ?15 "
+                      "WHERE id = ?1 AND org_id = ?2",
+    [S_CUST_DELETE] = "DELETE FROM customers WHERE id = ?1 AND org_id = ?2",
+    [S_CUST_IN_USE] = "SELECT 1 FROM customer_entitlements WHERE org_id = ?2 AND customer_id = ?1 "
+                      "LIMIT 1",
 };
 
 /* Versioned migrations: entry i brings the schema to version i+1. Applied in
@@ -115,6 +144,14 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX ce_org_customer ON customer_entitlements(org_id, customer_id, created_at, id);"
     "CREATE INDEX ce_org_entitlement ON customer_entitlements(org_id, entitlement_id, created_at,"
     "  id);",
+    /* 2: every sort of the balances list is read from an index */
+    "CREATE INDEX ce_org_created ON customer_entitlements(org_id, created_at, id);"
+    "CREATE INDEX ce_org_quantity ON customer_entitlements(org_id, quantity, id);"
+    "CREATE INDEX ce_org_quantity_used ON customer_entitlements(org_id, quantity_used, id);"
+    "CREATE INDEX ce_org_active_from ON customer_entitlements(org_id, active_from, id);"
+    "CREATE INDEX ce_org_expiry_at ON customer_entitlements(org_id, expiry_at, id);"
+    "CREATE INDEX customers_org_name ON customers(org_id, customer_name, id);"
+    "CREATE INDEX entitlements_org_name ON entitlements(org_id, name, id);",
 };
 #define N_MIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
 
@@ -394,37 +431,43 @@ static store_rc sq_customer_create(store *s, const char *org, const model_custom
     return write_one(SQ(s), c, st);
 }
 
-static store_rc sq_customer_get(store *s, const char *org, const char *id, model_customer *m) {
-    CONN_OR_FAIL(c, s);
+/* Columns as S_CUST_GET selects them, from column `b`. */
+static int read_customer(sqlite3_stmt *st, int b, model_customer *m) {
+    int oom = 0;
+    memset(m, 0, sizeof(*m));
+    col_id(st, b, m->id);
+    m->customer_name = col_text(st, b + 1, &oom);
+    m->external_id = col_text(st, b + 2, &oom);
+    m->email = col_text(st, b + 3, &oom);
+    m->phone_number = col_text(st, b + 4, &oom);
+    m->business_entity_id = col_text(st, b + 5, &oom);
+    m->communications_enabled = col_bool(st, b + 6);
+    m->auto_charge_enabled = col_bool(st, b + 7);
+    m->custom_data = col_text(st, b + 8, &oom);
+    m->address = col_text(st, b + 9, &oom);
+    m->ship_to_address = col_text(st, b + 10, &oom);
+    m->tax_info = col_text(st, b + 11, &oom);
+    m->connector = col_text(st, b + 12, &oom);
+    m->created_at = sqlite3_column_int64(st, b + 13);
+    m->updated_at = sqlite3_column_int64(st, b + 14);
+    if (oom) model_customer_clear(m);
+    return oom ? -1 : 0;
+}
+
+static store_rc customer_select(conn *c, const char *org, const char *id, model_customer *m) {
     sqlite3_stmt *st = stmt(c, S_CUST_GET);
     bind_text(st, 1, id);
     bind_text(st, 2, org);
-    int rc = sqlite3_step(st), oom = 0;
+    int rc = sqlite3_step(st);
     store_rc r = rc == SQLITE_DONE ? STORE_NOT_FOUND : rc_of(rc);
-    if (rc == SQLITE_ROW) {
-        memset(m, 0, sizeof(*m));
-        col_id(st, 0, m->id);
-        m->customer_name = col_text(st, 1, &oom);
-        m->external_id = col_text(st, 2, &oom);
-        m->email = col_text(st, 3, &oom);
-        m->phone_number = col_text(st, 4, &oom);
-        m->business_entity_id = col_text(st, 5, &oom);
-        m->communications_enabled = col_bool(st, 6);
-        m->auto_charge_enabled = col_bool(st, 7);
-        m->custom_data = col_text(st, 8, &oom);
-        m->address = col_text(st, 9, &oom);
-        m->ship_to_address = col_text(st, 10, &oom);
-        m->tax_info = col_text(st, 11, &oom);
-        m->connector = col_text(st, 12, &oom);
-        m->created_at = sqlite3_column_int64(st, 13);
-        m->updated_at = sqlite3_column_int64(st, 14);
-        if (oom) {
-            model_customer_clear(m);
-            r = STORE_ERROR;
-        }
-    }
+    if (rc == SQLITE_ROW && read_customer(st, 0, m) != 0) r = STORE_ERROR;
     sqlite3_reset(st);
     return r;
+}
+
+static store_rc sq_customer_get(store *s, const char *org, const char *id, model_customer *m) {
+    CONN_OR_FAIL(c, s);
+    return customer_select(c, org, id, m);
 }
 
 static store_rc sq_entitlement_create(store *s, const char *org, const model_entitlement *e) {
@@ -443,32 +486,39 @@ static store_rc sq_entitlement_create(store *s, const char *org, const model_ent
     return write_one(SQ(s), c, st);
 }
 
-static store_rc sq_entitlement_get(store *s, const char *org, const char *id,
+/* Columns as S_ENT_GET selects them, from column `b`. */
+static int read_entitlement(sqlite3_stmt *st, int b, model_entitlement *e) {
+    int oom = 0;
+    memset(e, 0, sizeof(*e));
+    col_id(st, b, e->id);
+    e->name = col_text(st, b + 1, &oom);
+    e->description = col_text(st, b + 2, &oom);
+    e->entitlement_type = col_text(st, b + 3, &oom);
+    e->units = col_text(st, b + 4, &oom);
+    e->is_active = col_bool(st, b + 5);
+    e->product_id = col_text(st, b + 6, &oom);
+    e->created_at = sqlite3_column_int64(st, b + 7);
+    e->updated_at = sqlite3_column_int64(st, b + 8);
+    if (oom) model_entitlement_clear(e);
+    return oom ? -1 : 0;
+}
+
+static store_rc entitlement_select(conn *c, const char *org, const char *id,
                                    model_entitlement *e) {
-    CONN_OR_FAIL(c, s);
     sqlite3_stmt *st = stmt(c, S_ENT_GET);
     bind_text(st, 1, id);
     bind_text(st, 2, org);
-    int rc = sqlite3_step(st), oom = 0;
+    int rc = sqlite3_step(st);
     store_rc r = rc == SQLITE_DONE ? STORE_NOT_FOUND : rc_of(rc);
-    if (rc == SQLITE_ROW) {
-        memset(e, 0, sizeof(*e));
-        col_id(st, 0, e->id);
-        e->name = col_text(st, 1, &oom);
-        e->description = col_text(st, 2, &oom);
-        e->entitlement_type = col_text(st, 3, &oom);
-        e->units = col_text(st, 4, &oom);
-        e->is_active = col_bool(st, 5);
-        e->product_id = col_text(st, 6, &oom);
-        e->created_at = sqlite3_column_int64(st, 7);
-        e->updated_at = sqlite3_column_int64(st, 8);
-        if (oom) {
-            model_entitlement_clear(e);
-            r = STORE_ERROR;
-        }
-    }
+    if (rc == SQLITE_ROW && read_entitlement(st, 0, e) != 0) r = STORE_ERROR;
     sqlite3_reset(st);
     return r;
+}
+
+static store_rc sq_entitlement_get(store *s, const char *org, const char *id,
+                                   model_entitlement *e) {
+    CONN_OR_FAIL(c, s);
+    return entitlement_select(c, org, id, e);
 }
 
 /* Read a row selected with GRANT_COLS starting at column 0. */
@@ -492,7 +542,7 @@ static int read_grant(sqlite3_stmt *st, model_grant *g) {
     g->feature_option_value = col_text(st, 14, &oom);
     g->status = col_text(st, 15, &oom);
     g->created_at = sqlite3_column_int64(st, 16);
-    g->updated_at = sqlite3_column_int64(st, 17);
+    g->updated_at = sqlite3_column_int64(st, 17); /* GRANT_NCOLS columns */
     if (oom) model_grant_clear(g);
     return oom ? -1 : 0;
 }
@@ -607,6 +657,628 @@ rollback:
     return r;
 }
 
+/* ---- transactions of several statements ---------------------------------- */
+
+/* Take the write lock and BEGIN IMMEDIATE; on failure the lock is released. */
+static store_rc tx_begin(sq_store *q, conn *c) {
+    pthread_mutex_lock(&q->write_lock);
+    int rc = sqlite3_step(stmt(c, S_BEGIN));
+    sqlite3_reset(c->st[S_BEGIN]);
+    if (rc == SQLITE_DONE) return STORE_OK;
+    log_db(c->db, "begin");
+    pthread_mutex_unlock(&q->write_lock);
+    return rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+}
+
+/* COMMIT when `r` is STORE_OK (which may then fail), else ROLLBACK; unlock. */
+static store_rc tx_end(sq_store *q, conn *c, store_rc r) {
+    if (r == STORE_OK) {
+        int rc = sqlite3_step(stmt(c, S_COMMIT));
+        sqlite3_reset(c->st[S_COMMIT]);
+        if (rc != SQLITE_DONE) {
+            log_db(c->db, "commit");
+            r = rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+        }
+    }
+    if (r != STORE_OK && !sqlite3_get_autocommit(c->db)) {
+        sqlite3_step(stmt(c, S_ROLLBACK));
+        sqlite3_reset(c->st[S_ROLLBACK]);
+    }
+    pthread_mutex_unlock(&q->write_lock);
+    return r;
+}
+
+/* Step a write statement to its end; a store_rc. */
+static store_rc step_done(conn *c, sqlite3_stmt *st, const char *what) {
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return STORE_OK;
+    log_db(c->db, what);
+    return rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+}
+
+/* Is the object still used by customer entitlement rows? */
+static store_rc in_use(conn *c, enum stmt_id id, const char *org, const char *obj) {
+    sqlite3_stmt *st = stmt(c, id);
+    bind_text(st, 1, obj);
+    bind_text(st, 2, org);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return STORE_CONFLICT;
+    return rc == SQLITE_DONE ? STORE_OK : rc_of(rc);
+}
+
+static store_rc sq_grant_delete(store *s, const char *org, const char *ent, const char *cust,
+                                const char *id, model_grant *out) {
+    memset(out, 0, sizeof(*out));
+    CONN_OR_FAIL(c, s);
+    store_rc r = tx_begin(SQ(s), c);
+    if (r != STORE_OK) return r;
+    r = grant_select(c, org, ent, cust, id, out);
+    if (r == STORE_OK) {
+        sqlite3_stmt *st = stmt(c, S_GRANT_DELETE);
+        bind_text(st, 1, out->id);
+        r = step_done(c, st, "delete row");
+    }
+    r = tx_end(SQ(s), c, r);
+    if (r != STORE_OK) model_grant_clear(out);
+    return r;
+}
+
+static store_rc sq_grant_total(store *s, const char *org, const char *ent, const char *cust,
+                               bool has_from, int64_t from, bool has_to, int64_t to, double *sum) {
+    CONN_OR_FAIL(c, s);
+    sqlite3_stmt *st = stmt(c, S_GRANT_TOTAL);
+    bind_text(st, 1, org);
+    bind_text(st, 2, ent);
+    bind_text(st, 3, cust);
+    bind_time(st, 4, (opt_time){has_from, from});
+    bind_time(st, 5, (opt_time){has_to, to});
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *sum = sqlite3_column_double(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? STORE_OK : rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+}
+
+static store_rc sq_entitlement_update(store *s, const char *org, const char *id,
+                                      void (*apply)(void *ctx, model_entitlement *e), void *ctx,
+                                      int64_t now, model_entitlement *out) {
+    memset(out, 0, sizeof(*out));
+    CONN_OR_FAIL(c, s);
+    store_rc r = tx_begin(SQ(s), c);
+    if (r != STORE_OK) return r;
+    r = entitlement_select(c, org, id, out);
+    if (r == STORE_OK) {
+        apply(ctx, out);
+        out->updated_at = now;
+        sqlite3_stmt *st = stmt(c, S_ENT_UPDATE);
+        bind_text(st, 1, out->id);
+        bind_text(st, 2, org);
+        bind_mstr(st, 3, out->name);
+        bind_mstr(st, 4, out->description);
+        bind_mstr(st, 5, out->entitlement_type);
+        bind_mstr(st, 6, out->units);
+        bind_bool(st, 7, out->is_active);
+        bind_mstr(st, 8, out->product_id);
+        sqlite3_bind_int64(st, 9, now);
+        r = step_done(c, st, "update entitlement");
+    }
+    r = tx_end(SQ(s), c, r);
+    if (r != STORE_OK) model_entitlement_clear(out);
+    return r;
+}
+
+static store_rc sq_entitlement_delete(store *s, const char *org, const char *id,
+                                      model_entitlement *out) {
+    memset(out, 0, sizeof(*out));
+    CONN_OR_FAIL(c, s);
+    store_rc r = tx_begin(SQ(s), c);
+    if (r != STORE_OK) return r;
+    r = entitlement_select(c, org, id, out);
+    if (r == STORE_OK) r = in_use(c, S_ENT_IN_USE, org, id);
+    if (r == STORE_OK) {
+        sqlite3_stmt *st = stmt(c, S_ENT_DELETE);
+        bind_text(st, 1, id);
+        bind_text(st, 2, org);
+        r = step_done(c, st, "delete entitlement");
+    }
+    r = tx_end(SQ(s), c, r);
+    if (r != STORE_OK) model_entitlement_clear(out);
+    return r;
+}
+
+static store_rc sq_customer_update(store *s, const char *org, const char *id,
+                                   void (*apply)(void *ctx, model_customer *m), void *ctx,
+                                   int64_t now, model_customer *out) {
+    memset(out, 0, sizeof(*out));
+    CONN_OR_FAIL(c, s);
+    store_rc r = tx_begin(SQ(s), c);
+    if (r != STORE_OK) return r;
+    r = customer_select(c, org, id, out);
+    if (r == STORE_OK) {
+        apply(ctx, out);
+        out->updated_at = now;
+        sqlite3_stmt *st = stmt(c, S_CUST_UPDATE);
+        bind_text(st, 1, out->id);
+        bind_text(st, 2, org);
+        bind_mstr(st, 3, out->customer_name);
+        bind_mstr(st, 4, out->external_id);
+        bind_mstr(st, 5, out->email);
+        bind_mstr(st, 6, out->phone_number);
+        bind_mstr(st, 7, out->business_entity_id);
+        bind_bool(st, 8, out->communications_enabled);
+        bind_bool(st, 9, out->auto_charge_enabled);
+        if (out->custom_data) bind_mstr(st, 10, out->custom_data);
+        else bind_text(st, 10, "{}");
+        bind_mstr(st, 11, out->address);
+        bind_mstr(st, 12, out->ship_to_address);
+        bind_mstr(st, 13, out->tax_info);
+        bind_mstr(st, 14, out->connector);
+        sqlite3_bind_int64(st, 15, now);
+        r = step_done(c, st, "update customer");
+    }
+    r = tx_end(SQ(s), c, r);
+    if (r != STORE_OK) model_customer_clear(out);
+    return r;
+}
+
+static store_rc sq_customer_delete(store *s, const char *org, const char *id,
+                                   model_customer *out) {
+    memset(out, 0, sizeof(*out));
+    CONN_OR_FAIL(c, s);
+    store_rc r = tx_begin(SQ(s), c);
+    if (r != STORE_OK) return r;
+    r = customer_select(c, org, id, out);
+    if (r == STORE_OK) r = in_use(c, S_CUST_IN_USE, org, id);
+    if (r == STORE_OK) {
+        sqlite3_stmt *st = stmt(c, S_CUST_DELETE);
+        bind_text(st, 1, id);
+        bind_text(st, 2, org);
+        r = step_done(c, st, "delete customer");
+    }
+    r = tx_end(SQ(s), c, r);
+    if (r != STORE_OK) model_customer_clear(out);
+    return r;
+}
+
+/* ---- lists ------------------------------------------------------------------
+ * The SQL of a list is built from the query: fields are looked up in the
+ * list's whitelist below (nothing a client sends reaches the SQL text), and
+ * every value is a bound parameter. */
+
+typedef struct {
+    const char *field;
+    const char *sql;
+    bool nullable;
+} sq_field;
+
+static const sq_field ENT_FIELDS[] = {
+    {"id", "t.id", false},
+    {"entitlement", "t.id", false},
+    {"name", "t.name", false},
+    {"description", "t.description", true},
+    {"created_at", "t.created_at", false},
+    {"entitlement_type", "t.entitlement_type", true},
+    {"is_active", "t.is_active", true},
+    {"product_id", "t.product_id", true},
+    {NULL, NULL, false},
+};
+static const sq_field CUST_FIELDS[] = {
+    {"id", "t.id", false},
+    {"customer_name", "t.customer_name", false},
+    {"external_id", "t.external_id", true},
+    {"email", "t.email", true},
+    {"phone_number", "t.phone_number", true},
+    {"created_at", "t.created_at", false},
+    {NULL, NULL, false},
+};
+static const sq_field GRANT_FIELDS[] = {
+    {"id", "t.id", false},
+    {"customer", "t.customer_id", false},
+    {"entitlement", "t.entitlement_id", false},
+    {"contract_id", "t.contract_id", true},
+    {"quantity", "t.quantity", true},
+    {"quantity_used", "t.quantity_used", true},
+    {"created_at", "t.created_at", false},
+    {"active_from", "t.active_from", true},
+    {"expiry_at", "t.expiry_at", true},
+    {NULL, NULL, false},
+};
+
+static const sq_field *field_of(list_kind k, const char *name) {
+    const sq_field *f = k == LIST_CUSTOMERS ? CUST_FIELDS
+                        : k == LIST_GRANTS  ? GRANT_FIELDS
+                                            : ENT_FIELDS;
+    for (; f->field; f++)
+        if (strcmp(f->field, name) == 0) return f;
+    return NULL;
+}
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+    list_value binds[LIST_MAX_FILTERS * 2 + LIST_MAX_IN + 16];
+    bool bind_null[LIST_MAX_FILTERS * 2 + LIST_MAX_IN + 16];
+    int nbinds;
+    char *owned[8]; /* LIKE patterns built here */
+    int nowned;
+} sqlb;
+
+static void sb_add(sqlb *b, const char *s) {
+    size_t n = strlen(s);
+    if (b->failed) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (!nb) {
+            b->failed = true;
+            return;
+        }
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, s, n + 1);
+    b->len += n;
+}
+
+/* Append "?N" bound to `v` (or NULL). */
+static void sb_bind(sqlb *b, const list_value *v) {
+    if (b->nbinds >= (int)(sizeof b->binds / sizeof b->binds[0])) {
+        b->failed = true;
+        return;
+    }
+    b->bind_null[b->nbinds] = v == NULL;
+    if (v) b->binds[b->nbinds] = *v;
+    b->nbinds++;
+    char p[16];
+    snprintf(p, sizeof p, "?%d", b->nbinds);
+    sb_add(b, p);
+}
+
+static void sb_bind_text(sqlb *b, const char *s) {
+    list_value v = {.type = LV_TEXT, .s = s, .len = strlen(s)};
+    sb_bind(b, &v);
+}
+
+/* "%text%" with %, _ and \ escaped, for LIKE ... ESCAPE '\'. */
+static void sb_bind_like(sqlb *b, const char *s, size_t n) {
+    char *p = malloc(n * 2 + 3);
+    if (!p || b->nowned >= 8) {
+        free(p);
+        b->failed = true;
+        return;
+    }
+    b->owned[b->nowned++] = p;
+    size_t o = 0;
+    p[o++] = '%';
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' || s[i] == '_' || s[i] == '\\') p[o++] = '\\';
+        p[o++] = s[i];
+    }
+    p[o++] = '%';
+    list_value v = {.type = LV_TEXT, .s = p, .len = o};
+    sb_bind(b, &v);
+}
+
+static const char *op_sql(list_op op) {
+    switch (op) {
+    case LOP_GT: return " > ";
+    case LOP_GTE: return " >= ";
+    case LOP_LT: return " < ";
+    case LOP_LTE: return " <= ";
+    case LOP_NEQ: return " <> ";
+    default: return " = ";
+    }
+}
+
+/* WHERE conditions of the filters and search (each "AND ..."). */
+static void sb_filters(sqlb *b, const list_query *q) {
+    for (size_t i = 0; i < q->nfilters; i++) {
+        const list_filter *f = &q->filters[i];
+        const sq_field *col = field_of(q->kind, f->field);
+        if (!col) {
+            b->failed = true;
+            return;
+        }
+        sb_add(b, " AND ");
+        switch (f->op) {
+        case LOP_ISNULL:
+            sb_add(b, col->sql);
+            sb_add(b, f->values[0].b ? " IS NULL" : " IS NOT NULL");
+            break;
+        case LOP_IN:
+            sb_add(b, col->sql);
+            sb_add(b, " IN (");
+            for (size_t k = 0; k < f->nvalues; k++) {
+                if (k) sb_add(b, ", ");
+                sb_bind(b, &f->values[k]);
+            }
+            sb_add(b, ")");
+            break;
+        case LOP_ILIKE:
+            sb_add(b, col->sql);
+            sb_add(b, " LIKE ");
+            sb_bind_like(b, f->values[0].s, f->values[0].len);
+            sb_add(b, " ESCAPE '\\'");
+            break;
+        case LOP_NEQ:
+            /* SQL's <> drops nulls; "not equal" keeps them */
+            sb_add(b, "(");
+            sb_add(b, col->sql);
+            sb_add(b, " IS NULL OR ");
+            sb_add(b, col->sql);
+            sb_add(b, " <> ");
+            sb_bind(b, &f->values[0]);
+            sb_add(b, ")");
+            break;
+        default:
+            sb_add(b, col->sql);
+            sb_add(b, op_sql(f->op));
+            sb_bind(b, &f->values[0]);
+        }
+    }
+    if (q->search && q->search_len) {
+        static const char *const SEARCH[] = {
+            [LIST_ENTITLEMENTS] = "t.name\\t.description",
+            [LIST_CUSTOMERS] = "t.customer_name\\t.email\\t.external_id",
+            [LIST_GRANTS] = "e.name",
+            [LIST_UNIQUE] = "t.name",
+        };
+        char cols[128];
+        snprintf(cols, sizeof cols, "%s%s", SEARCH[q->kind],
+                 q->kind == LIST_GRANTS && q->search_customers ? "\\c.customer_name" : "");
+        sb_add(b, " AND (");
+        int first = 1;
+        for (char *save = NULL, *c = strtok_r(cols, "\\", &save); c;
+             c = strtok_r(NULL, "\\", &save)) {
+            if (!first) sb_add(b, " OR ");
+            first = 0;
+            sb_add(b, c);
+            sb_add(b, " LIKE ");
+            sb_bind_like(b, q->search, q->search_len);
+            sb_add(b, " ESCAPE '\\'");
+        }
+        sb_add(b, ")");
+    }
+}
+
+/* The keyset condition: rows strictly after the position, in reading
+ * order. Ascending reads put nulls first, descending reads last. */
+static void sb_after(sqlb *b, const list_query *q, const sq_field *s, bool asc) {
+    const char *id = q->kind == LIST_GRANTS ? "t.id" : "t.id";
+    list_value idv = {.type = LV_TEXT, .s = q->after_id, .len = strlen(q->after_id)};
+    const char *gt = asc ? " > " : " < ";
+    sb_add(b, " AND (");
+    if (strcmp(s->sql, id) == 0) {
+        sb_add(b, id);
+        sb_add(b, gt);
+        sb_bind(b, &idv);
+    } else if (q->after_null) {
+        sb_add(b, "(");
+        sb_add(b, s->sql);
+        sb_add(b, " IS NULL AND ");
+        sb_add(b, id);
+        sb_add(b, gt);
+        sb_bind(b, &idv);
+        sb_add(b, ")");
+        if (asc) {
+            sb_add(b, " OR ");
+            sb_add(b, s->sql);
+            sb_add(b, " IS NOT NULL");
+        }
+    } else {
+        /* a row value comparison, which SQLite reads from the index */
+        sb_add(b, "(");
+        sb_add(b, s->sql);
+        sb_add(b, ", ");
+        sb_add(b, id);
+        sb_add(b, ")");
+        sb_add(b, gt);
+        sb_add(b, "(");
+        sb_bind(b, &q->after);
+        sb_add(b, ", ");
+        sb_bind(b, &idv);
+        sb_add(b, ")");
+        if (!asc && s->nullable) {
+            sb_add(b, " OR ");
+            sb_add(b, s->sql);
+            sb_add(b, " IS NULL");
+        }
+    }
+    sb_add(b, ")");
+}
+
+static void sb_from(sqlb *b, const list_query *q, bool count) {
+    list_value org = {.type = LV_TEXT, .s = q->org, .len = strlen(q->org)};
+    switch (q->kind) {
+    case LIST_ENTITLEMENTS:
+        sb_add(b, count ? "SELECT COUNT(*)" : "SELECT t.id, t.name, t.description, "
+                          "t.entitlement_type, t.units, t.is_active, t.product_id, t.created_at, "
+                          "t.updated_at");
+        sb_add(b, " FROM entitlements t WHERE t.org_id = ");
+        sb_bind(b, &org);
+        break;
+    case LIST_CUSTOMERS:
+        sb_add(b, count ? "SELECT COUNT(*)" : "SELECT t.id, t.customer_name, t.external_id, "
+                          "t.email, t.phone_number, t.business_entity_id, "
+                          "t.communications_enabled, t.auto_charge_enabled, t.custom_data, "
+                          "t.address, t.ship_to_address, t.tax_info, t.connector, t.created_at, "
+                          "t.updated_at");
+        sb_add(b, " FROM customers t WHERE t.org_id = ");
+        sb_bind(b, &org);
+        break;
+    case LIST_GRANTS:
+        sb_add(b, count ? "SELECT COUNT(*)"
+                        : "SELECT t.id, t.entitlement_id, t.customer_id, t.active_from, "
+                          "t.expiry_at, t.quantity, t.quantity_used, t.contract_id, "
+                          "t.source_type, t.source_id, t.block_amount, t.invoice_id, t.event, "
+                          "t.numeric_value, t.feature_option_value, t.status, t.created_at, "
+                          "t.updated_at, e.name, e.units, e.entitlement_type, e.product_id, "
+                          "c.customer_name, c.email");
+        sb_add(b, " FROM customer_entitlements t JOIN entitlements e ON e.id = t.entitlement_id"
+                  " JOIN customers c ON c.id = t.customer_id WHERE t.org_id = ");
+        sb_bind(b, &org);
+        break;
+    case LIST_UNIQUE: {
+        list_value now = {.type = LV_TIME, .t = q->now};
+        if (count) {
+            sb_add(b, "SELECT COUNT(*)");
+        } else {
+            sb_add(b, "SELECT t.id, t.name, t.description, t.entitlement_type, t.units, "
+                      "t.is_active, t.product_id, t.created_at, t.updated_at, "
+                      "(SELECT COALESCE(SUM(COALESCE(x.quantity, 0)), 0) FROM "
+                      "customer_entitlements x WHERE x.org_id = t.org_id AND x.entitlement_id = "
+                      "t.id AND x.customer_id = ");
+            sb_bind_text(b, q->unique_customer);
+            sb_add(b, " AND (x.expiry_at IS NULL OR x.expiry_at > ");
+            sb_bind(b, &now);
+            sb_add(b, ")), (SELECT COALESCE(SUM(COALESCE(x.quantity_used, 0)), 0) FROM "
+                      "customer_entitlements x WHERE x.org_id = t.org_id AND x.entitlement_id = "
+                      "t.id AND x.customer_id = ");
+            sb_bind_text(b, q->unique_customer);
+            sb_add(b, " AND (x.expiry_at IS NULL OR x.expiry_at > ");
+            sb_bind(b, &now);
+            sb_add(b, ")), (SELECT COUNT(*) FROM customer_entitlements x WHERE x.org_id = "
+                      "t.org_id AND x.entitlement_id = t.id AND x.customer_id = ");
+            sb_bind_text(b, q->unique_customer);
+            sb_add(b, " AND x.expiry_at IS NOT NULL AND x.expiry_at <= ");
+            sb_bind(b, &now);
+            sb_add(b, ")");
+        }
+        sb_add(b, " FROM entitlements t WHERE t.org_id = ");
+        sb_bind(b, &org);
+        sb_add(b, " AND EXISTS (SELECT 1 FROM customer_entitlements x WHERE x.org_id = t.org_id"
+                  " AND x.customer_id = ");
+        sb_bind_text(b, q->unique_customer);
+        sb_add(b, " AND x.entitlement_id = t.id)");
+        break;
+    }
+    }
+}
+
+static int bind_all(sqlite3_stmt *st, const sqlb *b) {
+    for (int i = 0; i < b->nbinds; i++) {
+        const list_value *v = &b->binds[i];
+        int rc;
+        if (b->bind_null[i]) rc = sqlite3_bind_null(st, i + 1);
+        else if (v->type == LV_TEXT)
+            rc = sqlite3_bind_text64(st, i + 1, v->s, v->len, SQLITE_STATIC, SQLITE_UTF8);
+        else if (v->type == LV_NUM) rc = sqlite3_bind_double(st, i + 1, v->n);
+        else if (v->type == LV_TIME) rc = sqlite3_bind_int64(st, i + 1, v->t);
+        else rc = sqlite3_bind_int(st, i + 1, v->b);
+        if (rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+}
+
+static void sb_free(sqlb *b) {
+    free(b->buf);
+    for (int i = 0; i < b->nowned; i++) free(b->owned[i]);
+}
+
+static store_rc run_count(conn *c, const list_query *q, int64_t *total) {
+    sqlb b = {0};
+    sb_from(&b, q, true);
+    sb_filters(&b, q);
+    store_rc r = STORE_ERROR;
+    sqlite3_stmt *st = NULL;
+    if (!b.failed && sqlite3_prepare_v2(c->db, b.buf, -1, &st, NULL) == SQLITE_OK &&
+        bind_all(st, &b) == SQLITE_OK) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *total = sqlite3_column_int64(st, 0);
+            r = STORE_OK;
+        } else {
+            r = rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+        }
+    }
+    if (r != STORE_OK) log_db(c->db, "list count");
+    sqlite3_finalize(st);
+    sb_free(&b);
+    return r;
+}
+
+static store_rc sq_list(store *s, const list_query *q, list_result *out) {
+    memset(out, 0, sizeof(*out));
+    CONN_OR_FAIL(c, s);
+    const sq_field *sf = field_of(q->kind == LIST_UNIQUE ? LIST_ENTITLEMENTS : q->kind, q->sort);
+    if (!sf || q->limit < 1) return STORE_ERROR;
+    bool asc = q->desc == q->backward; /* reading order */
+    sqlb b = {0};
+    sb_from(&b, q, false);
+    sb_filters(&b, q);
+    if (q->has_after) sb_after(&b, q, sf, asc);
+    sb_add(&b, " ORDER BY ");
+    sb_add(&b, sf->sql);
+    sb_add(&b, asc ? " ASC NULLS FIRST, t.id ASC" : " DESC NULLS LAST, t.id DESC");
+    char lim[32];
+    snprintf(lim, sizeof lim, " LIMIT %d", q->limit + 1);
+    sb_add(&b, lim);
+
+    store_rc r = STORE_ERROR;
+    sqlite3_stmt *st = NULL;
+    size_t cap = (size_t)q->limit;
+    switch (q->kind) {
+    case LIST_ENTITLEMENTS: out->ents = calloc(cap, sizeof *out->ents); break;
+    case LIST_CUSTOMERS: out->custs = calloc(cap, sizeof *out->custs); break;
+    case LIST_GRANTS: out->grants = calloc(cap, sizeof *out->grants); break;
+    case LIST_UNIQUE: out->uniq = calloc(cap, sizeof *out->uniq); break;
+    }
+    if (b.failed || (!out->ents && !out->custs && !out->grants && !out->uniq)) goto done;
+    if (sqlite3_prepare_v2(c->db, b.buf, -1, &st, NULL) != SQLITE_OK ||
+        bind_all(st, &b) != SQLITE_OK) {
+        log_db(c->db, "list");
+        goto done;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->n == cap) {
+            out->more = true;
+            break;
+        }
+        int bad = 0;
+        size_t i = out->n;
+        switch (q->kind) {
+        case LIST_ENTITLEMENTS: bad = read_entitlement(st, 0, &out->ents[i]); break;
+        case LIST_CUSTOMERS: bad = read_customer(st, 0, &out->custs[i]); break;
+        case LIST_UNIQUE:
+            bad = read_entitlement(st, 0, &out->uniq[i].e);
+            out->uniq[i].total_quantity = sqlite3_column_double(st, 9);
+            out->uniq[i].total_quantity_used = sqlite3_column_double(st, 10);
+            out->uniq[i].expired = sqlite3_column_int64(st, 11);
+            break;
+        case LIST_GRANTS: {
+            list_grant *g = &out->grants[i];
+            int oom = 0;
+            bad = read_grant(st, &g->g);
+            g->ent_name = col_text(st, GRANT_NCOLS, &oom);
+            g->ent_units = col_text(st, GRANT_NCOLS + 1, &oom);
+            g->ent_type = col_text(st, GRANT_NCOLS + 2, &oom);
+            g->product_id = col_text(st, GRANT_NCOLS + 3, &oom);
+            g->cust_name = col_text(st, GRANT_NCOLS + 4, &oom);
+            g->cust_email = col_text(st, GRANT_NCOLS + 5, &oom);
+            bad |= oom;
+            break;
+        }
+        }
+        out->n++; /* counted even when bad, so clear() frees what was read */
+        if (bad) goto done;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        log_db(c->db, "list step");
+        r = rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+        goto done;
+    }
+    r = run_count(c, q, &out->total);
+done:
+    sqlite3_finalize(st);
+    sb_free(&b);
+    if (r != STORE_OK) list_result_clear(out);
+    return r;
+}
+
 static void sq_close(store *base) {
     sq_store *s = SQ(base);
     conn *c = s->conns;
@@ -636,6 +1308,13 @@ static const store_ops SQLITE_OPS = {
     .grant_create = sq_grant_create,
     .grant_get = sq_grant_get,
     .grant_update = sq_grant_update,
+    .grant_delete = sq_grant_delete,
+    .grant_total = sq_grant_total,
+    .entitlement_update = sq_entitlement_update,
+    .entitlement_delete = sq_entitlement_delete,
+    .customer_update = sq_customer_update,
+    .customer_delete = sq_customer_delete,
+    .list = sq_list,
 };
 
 store *store_sqlite_open(const char *path, char *err, size_t errcap) {

@@ -305,6 +305,15 @@ static void check_one(const json_t *v, const vfield *f, vval *out, json_t *error
     }
 }
 
+bool validate_value(const json_t *v, const vfield *f, vval *out, json_t *errors,
+                    const json_t *loc) {
+    memset(out, 0, sizeof(*out));
+    out->present = true;
+    out->json = v;
+    check_one(v, f, out, errors, loc);
+    return out->ok;
+}
+
 void validate_object(const json_t *obj, const vfield *fields, size_t n, vval *vals,
                      json_t *errors, const json_t *loc) {
     for (size_t i = 0; i < n; i++) {

@@ -75,6 +75,11 @@ bool validate_body(const json_t *body, const vfield *fields, size_t n, vval *val
 void validate_object(const json_t *obj, const vfield *fields, size_t n, vval *vals,
                      json_t *errors, const json_t *loc);
 
+/* One value against one field's rules (not null-aware): errors get loc
+ * `loc` + the field's name. */
+bool validate_value(const json_t *v, const vfield *f, vval *out, json_t *errors,
+                    const json_t *loc);
+
 /* A UUID path parameter; on error appends {"type":"uuid_parsing","loc":
  * ["path", name], ...}. Returns true with `out` canonical when valid. */
 bool validate_path_uuid(const char *name, const char *value, char *out, json_t *errors);

@@ -1,0 +1,408 @@
+#include "api/query.h"
+
+#include "domain/uid.h"
+#include "util/b64.h"
+#include "validate/validate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CURSOR_VERSION "1"
+#define CURSOR_MAX 2048
+
+static const char *const SUFFIX[] = {
+    [LOP_EQ] = "", [LOP_IN] = "in", [LOP_ISNULL] = "isnull", [LOP_GT] = "gt",
+    [LOP_GTE] = "gte", [LOP_LT] = "lt", [LOP_LTE] = "lte", [LOP_NEQ] = "neq",
+    [LOP_ILIKE] = "ilike",
+};
+
+typedef struct {
+    const list_spec *spec;
+    list_params *p;
+    json_t *errors;
+    const char *cursor, *limit, *order, *sort_key, *sort_type, *populate;
+    bool seen_cursor, seen_limit;
+} parse_ctx;
+
+static void qerror(json_t *errors, const char *name, const char *type, const char *msg,
+                   const char *input, json_t *ctx) {
+    json_t *in = json_string(input ? input : "");
+    validate_error(errors, type, validate_loc("query", name, NULL), msg, in ? in : NULL, ctx);
+    json_decref(in);
+}
+
+static void value_error(json_t *errors, const char *name, const char *what, const char *input) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "Value error, %s", what);
+    qerror(errors, name, "value_error", msg, input, NULL);
+}
+
+/* One value of a filter, validated as pydantic would validate the parameter. */
+static bool one_value(parse_ctx *c, const char *name, const qfield *f, const char *text,
+                      size_t len, list_value *out) {
+    static const vtype VT[] = {[QF_UUID] = V_UUID, [QF_TEXT] = V_STR, [QF_NUM] = V_NUM,
+                               [QF_TIME] = V_TIME, [QF_BOOL] = V_BOOL, [QF_ENUM] = V_ENUM};
+    vfield vf = {.name = name, .type = VT[f->type], .choices = f->choices};
+    json_t *js = json_stringn(text, len);
+    if (!js) {
+        qerror(c->errors, name, "string_unicode", "Input should be a valid string", NULL, NULL);
+        return false;
+    }
+    json_t *loc = validate_loc("query", NULL);
+    vval v;
+    bool ok = validate_value(js, &vf, &v, c->errors, loc);
+    json_decref(loc);
+    memset(out, 0, sizeof(*out));
+    if (ok) {
+        switch (f->type) {
+        case QF_UUID: {
+            /* canonical text, kept for the request's life */
+            char *id = strdup(v.uuid);
+            if (!id || c->p->nowned >= sizeof c->p->owned / sizeof c->p->owned[0]) {
+                free(id);
+                ok = false;
+                break;
+            }
+            c->p->owned[c->p->nowned++] = id;
+            out->type = LV_TEXT;
+            out->s = id;
+            out->len = strlen(id);
+            break;
+        }
+        case QF_TEXT:
+        case QF_ENUM:
+            out->type = LV_TEXT;
+            out->s = text;
+            out->len = len;
+            break;
+        case QF_NUM: out->type = LV_NUM, out->n = v.num; break;
+        case QF_TIME: out->type = LV_TIME, out->t = v.time; break;
+        case QF_BOOL: out->type = LV_BOOL, out->b = v.b; break;
+        }
+    }
+    json_decref(js);
+    return ok;
+}
+
+static list_value *new_values(list_params *p, size_t n) {
+    if (p->nvalues + n > QUERY_MAX_VALUES) return NULL;
+    list_value *v = &p->values[p->nvalues];
+    p->nvalues += n;
+    return v;
+}
+
+/* A filter parameter "field" or "field__op". */
+static bool filter_param(parse_ctx *c, const char *key, const char *value) {
+    const char *sep = strstr(key, "__");
+    while (sep && strstr(sep + 2, "__")) sep = strstr(sep + 2, "__");
+    list_op op = LOP_EQ;
+    size_t base = strlen(key);
+    if (sep) {
+        for (int o = LOP_IN; o <= LOP_ILIKE; o++)
+            if (strcmp(sep + 2, SUFFIX[o]) == 0) {
+                op = (list_op)o;
+                base = (size_t)(sep - key);
+            }
+    }
+    const qfield *f = NULL;
+    for (const qfield *q = c->spec->fields; q->name; q++)
+        if (strlen(q->name) == base && strncmp(q->name, key, base) == 0 && (q->ops & QO(op)))
+            f = q;
+    if (!f) {
+        qerror(c->errors, key, "extra_forbidden", "Extra inputs are not permitted", value, NULL);
+        return true;
+    }
+    list_params *p = c->p;
+    /* a repeated parameter: the last one counts, as in FastAPI */
+    size_t slot = p->q.nfilters;
+    for (size_t i = 0; i < p->q.nfilters; i++)
+        if (strcmp(p->filter_keys[i], key) == 0) slot = i;
+    if (slot == LIST_MAX_FILTERS) {
+        value_error(c->errors, key, "too many filters", value);
+        return false;
+    }
+    list_filter flt = {.field = f->field ? f->field : f->name, .op = op};
+    const char *text = value ? value : "";
+    bool ok = true;
+    if (op == LOP_IN) {
+        size_t n = 1;
+        for (const char *t = text; *t; t++) n += *t == ',';
+        if (n > LIST_MAX_IN) {
+            char what[96];
+            snprintf(what, sizeof what, "at most %d values", LIST_MAX_IN);
+            value_error(c->errors, key, what, text);
+            return true;
+        }
+        flt.values = new_values(p, n);
+        if (!flt.values) {
+            value_error(c->errors, key, "too many values", text);
+            return true;
+        }
+        flt.nvalues = n;
+        const char *t = text;
+        for (size_t i = 0; i < n; i++) {
+            const char *e = strchr(t, ',');
+            size_t len = e ? (size_t)(e - t) : strlen(t);
+            ok &= one_value(c, key, f, t, len, &flt.values[i]);
+            t = e ? e + 1 : t + len;
+        }
+    } else {
+        flt.values = new_values(p, 1);
+        if (!flt.values) {
+            value_error(c->errors, key, "too many values", text);
+            return true;
+        }
+        flt.nvalues = 1;
+        if (op == LOP_ISNULL) {
+            qfield bf = {.name = f->name, .type = QF_BOOL};
+            ok = one_value(c, key, &bf, text, strlen(text), &flt.values[0]);
+        } else {
+            ok = one_value(c, key, f, text, strlen(text), &flt.values[0]);
+        }
+    }
+    if (!ok) return true;
+    p->q.filters[slot] = flt;
+    p->filter_keys[slot] = key;
+    if (slot == p->q.nfilters) p->q.nfilters++;
+    return true;
+}
+
+static bool each_param(void *cls, const char *key, const char *value) {
+    parse_ctx *c = cls;
+    if (strcmp(key, "cursor") == 0) c->cursor = value ? value : "";
+    else if (strcmp(key, "limit") == 0) c->limit = value ? value : "";
+    else if (strcmp(key, "order") == 0) c->order = value ? value : "";
+    else if (strcmp(key, "sort_key") == 0) c->sort_key = value ? value : "";
+    else if (strcmp(key, "sort_type") == 0) c->sort_type = value ? value : "";
+    else if (strcmp(key, "search") == 0) {
+        c->p->q.search = value ? value : "";
+        c->p->q.search_len = strlen(c->p->q.search);
+    } else if (strcmp(key, "populate") == 0 && c->spec->populate) c->populate = value ? value : "";
+    else return filter_param(c, key, value);
+    return true;
+}
+
+/* pydantic's lax int from a string: whitespace, a sign, digits with single
+ * underscores between them, and a fraction of zeros ("1.0"). */
+bool query_int(const char *s, int64_t *out) {
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')) n--;
+    size_t i = 0;
+    int neg = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
+    int64_t v = 0;
+    size_t digits = 0;
+    for (; i < n; i++) {
+        if (s[i] >= '0' && s[i] <= '9') {
+            /* past every bound anyone checks: clamp rather than overflow */
+            if (v > ((int64_t)1 << 58)) v = (int64_t)1 << 58;
+            v = v * 10 + (s[i] - '0');
+            digits++;
+        } else if (s[i] == '_' && digits && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9') {
+            continue;
+        } else {
+            break;
+        }
+    }
+    if (!digits) return false;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] == '0') i++;
+    }
+    if (i != n) return false;
+    *out = neg ? -v : v;
+    return true;
+}
+
+static bool in_list(const char *const *l, const char *s) {
+    for (; *l; l++)
+        if (strcmp(*l, s) == 0) return true;
+    return false;
+}
+
+static void enum_error(json_t *errors, const char *name, const char *const *choices,
+                       const char *input) {
+    char expected[256] = "", msg[300];
+    size_t n = 0;
+    for (int i = 0; choices[i]; i++) {
+        const char *sep = i == 0 ? "" : choices[i + 1] ? ", " : " or ";
+        n += (size_t)snprintf(expected + n, sizeof expected - n, "%s'%s'", sep, choices[i]);
+        if (n >= sizeof expected) break;
+    }
+    snprintf(msg, sizeof msg, "Input should be %s", expected);
+    json_t *ctx = json_object();
+    json_object_set_new(ctx, "expected", json_string(expected));
+    qerror(errors, name, "enum", msg, input, ctx);
+}
+
+/* ---- cursors ----------------------------------------------------------------
+ * "1|<sort>|<a|d>|<n|p>|<row id>|<value>", base64url. The value is "-" for
+ * null, "t<int64>", "n<%.17g>" or "s<text>" (last, so it may hold '|'). */
+
+char *query_cursor(const list_params *p, const list_result *res, size_t i, bool next) {
+    list_value v;
+    const char *id;
+    bool set = list_sort_value(res, i, p->q.sort, &v, &id);
+    size_t vlen = set && v.type == LV_TEXT ? v.len : 0;
+    size_t cap = 128 + strlen(p->q.sort) + vlen;
+    char *raw = malloc(cap), *out = NULL;
+    if (!raw) return NULL;
+    int n = snprintf(raw, cap, CURSOR_VERSION "|%s|%c|%c|%s|", p->q.sort, p->q.desc ? 'd' : 'a',
+                     next ? 'n' : 'p', id);
+    if (n < 0 || (size_t)n >= cap) goto out;
+    size_t len = (size_t)n;
+    if (!set) len += (size_t)snprintf(raw + len, cap - len, "-");
+    else if (v.type == LV_TIME) len += (size_t)snprintf(raw + len, cap - len, "t%lld", (long long)v.t);
+    else if (v.type == LV_NUM) len += (size_t)snprintf(raw + len, cap - len, "n%.17g", v.n);
+    else {
+        raw[len++] = 's';
+        memcpy(raw + len, v.s, v.len);
+        len += v.len;
+    }
+    out = malloc(B64_ENCODED_LEN(len) + 1);
+    if (out) b64_encode(raw, len, out);
+out:
+    free(raw);
+    return out;
+}
+
+/* Read a cursor into p->q's position; false with an error added. */
+static bool read_cursor(parse_ctx *c, const char *text) {
+    list_params *p = c->p;
+    size_t n = strlen(text);
+    char *raw = n <= CURSOR_MAX ? malloc(n * 3 / 4 + 2) : NULL;
+    size_t len = raw ? b64_decode(text, n, raw) : (size_t)-1;
+    if (len == (size_t)-1 || p->nowned >= sizeof p->owned / sizeof p->owned[0]) {
+        free(raw);
+        value_error(c->errors, "cursor", "malformed cursor", text);
+        return false;
+    }
+    raw[len] = '\0';
+    p->owned[p->nowned++] = raw;
+    /* five '|'-separated fields, then the value */
+    char *f[6];
+    char *s = raw;
+    for (int i = 0; i < 5; i++) {
+        char *bar = memchr(s, '|', len - (size_t)(s - raw));
+        if (!bar) goto bad;
+        *bar = '\0';
+        f[i] = s;
+        s = bar + 1;
+    }
+    f[5] = s;
+    size_t vlen = len - (size_t)(s - raw);
+    if (strcmp(f[0], CURSOR_VERSION) != 0 || strlen(f[2]) != 1 || strlen(f[3]) != 1 ||
+        (f[2][0] != 'a' && f[2][0] != 'd') || (f[3][0] != 'n' && f[3][0] != 'p'))
+        goto bad;
+    char canon[ID_BUF];
+    if (uid_canon(f[4], strlen(f[4]), canon) != 0 || strcmp(canon, f[4]) != 0) goto bad;
+    if (strcmp(f[1], p->q.sort) != 0 || (f[2][0] == 'd') != p->q.desc) {
+        value_error(c->errors, "cursor",
+                    "the cursor belongs to another sort", text);
+        return false;
+    }
+    memcpy(p->q.after_id, f[4], ID_BUF);
+    p->q.backward = f[3][0] == 'p';
+    p->q.has_after = true;
+    char *end;
+    if (vlen == 1 && f[5][0] == '-') {
+        p->q.after_null = true;
+    } else if (f[5][0] == 't' && vlen > 1) {
+        p->q.after.type = LV_TIME;
+        p->q.after.t = strtoll(f[5] + 1, &end, 10);
+        if (*end) goto bad;
+    } else if (f[5][0] == 'n' && vlen > 1) {
+        p->q.after.type = LV_NUM;
+        p->q.after.n = strtod(f[5] + 1, &end);
+        if (*end) goto bad;
+    } else if (f[5][0] == 's') {
+        p->q.after.type = LV_TEXT;
+        p->q.after.s = f[5] + 1;
+        p->q.after.len = vlen - 1;
+    } else {
+        goto bad;
+    }
+    return true;
+bad:
+    value_error(c->errors, "cursor", "malformed cursor", text);
+    return false;
+}
+
+json_t *query_parse(http_req *r, const list_spec *spec, int64_t now, list_params *p) {
+    memset(p, 0, sizeof(*p));
+    json_t *errors = json_array();
+    parse_ctx c = {.spec = spec, .p = p, .errors = errors};
+    p->q.kind = spec->kind;
+    p->q.org = r->org;
+    p->q.now = now;
+    p->q.sort = spec->sorts[0];
+    p->q.desc = spec->default_desc;
+    p->q.limit = spec->default_limit;
+    p->q.search_customers = spec->search_customers;
+    http_query_each(r, each_param, &c);
+
+    if (c.limit) {
+        int64_t v;
+        char msg[96];
+        if (!query_int(c.limit, &v)) {
+            qerror(errors, "limit", "int_parsing",
+                   "Input should be a valid integer, unable to parse string as an integer",
+                   c.limit, NULL);
+        } else if (v < 1 || v > 100) {
+            json_t *ctx = json_object();
+            json_object_set_new(ctx, v < 1 ? "ge" : "le", json_integer(v < 1 ? 1 : 100));
+            snprintf(msg, sizeof msg, "Input should be %s to %d",
+                     v < 1 ? "greater than or equal" : "less than or equal", v < 1 ? 1 : 100);
+            qerror(errors, "limit", v < 1 ? "greater_than_equal" : "less_than_equal", msg, c.limit,
+                   ctx);
+        } else {
+            p->q.limit = (int)v;
+        }
+    }
+    if (c.sort_key) {
+        if (in_list(spec->sorts, c.sort_key)) {
+            p->q.sort = c.sort_key;
+            p->q.desc = false; /* sort_type's default: asc */
+        } else enum_error(errors, "sort_key", spec->sorts, c.sort_key);
+    } else if (c.order) {
+        const char *k = c.order[0] == '-' ? c.order + 1 : c.order;
+        if (in_list(spec->sorts, k)) {
+            p->q.sort = k;
+            p->q.desc = c.order[0] == '-';
+        } else {
+            value_error(errors, "order",
+                        "order must be a sort key, optionally after '-' for descending", c.order);
+        }
+    }
+    if (c.sort_type) {
+        static const char *const TYPES[] = {"asc", "desc", NULL};
+        if (in_list(TYPES, c.sort_type)) p->q.desc = strcmp(c.sort_type, "desc") == 0;
+        else enum_error(errors, "sort_type", TYPES, c.sort_type);
+    }
+    if (c.populate) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", c.populate);
+        bool ok = strlen(c.populate) < sizeof buf && *c.populate;
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && ok;
+             t = strtok_r(NULL, ",", &save)) {
+            if (strcmp(t, "customer") == 0) p->populate_customer = true;
+            else if (strcmp(t, "product") == 0) p->populate_product = true;
+            else ok = false;
+        }
+        if (!ok)
+            value_error(errors, "populate",
+                        "populate takes customer, product or customer,product", c.populate);
+    }
+    /* the cursor last: it must match the sort read above */
+    if (c.cursor && json_array_size(errors) == 0 && *c.cursor) {
+        p->from_cursor = read_cursor(&c, c.cursor);
+    }
+    return errors;
+}
+
+void list_params_free(list_params *p) {
+    for (size_t i = 0; i < p->nowned; i++) free(p->owned[i]);
+    p->nowned = 0;
+}

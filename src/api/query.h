@@ -1,0 +1,62 @@
+/* query: a list's query string, read against the list's spec into a
+ * store list_query, with FastAPI-style 422 items for whatever is wrong, and
+ * the opaque keyset cursors the lists hand out. */
+#ifndef ENTITLED_QUERY_H
+#define ENTITLED_QUERY_H
+
+#include "http/http.h"
+#include "store/store.h"
+
+#include <jansson.h>
+
+typedef enum { QF_UUID, QF_TEXT, QF_NUM, QF_TIME, QF_BOOL, QF_ENUM } qf_type;
+
+#define QO(op) (1u << (op))
+#define QO_CMP (QO(LOP_EQ) | QO(LOP_GT) | QO(LOP_GTE) | QO(LOP_LT) | QO(LOP_LTE) | QO(LOP_NEQ))
+
+typedef struct {
+    const char *name;  /* the parameter's base name: "quantity" */
+    const char *field; /* the store's field, NULL: same as name */
+    qf_type type;
+    unsigned ops;               /* QO(LOP_...) accepted */
+    const char *const *choices; /* QF_ENUM */
+} qfield;
+
+typedef struct {
+    list_kind kind;
+    const qfield *fields; /* NULL-name terminated */
+    const char *const *sorts; /* NULL-terminated sortable fields, the first the default */
+    bool default_desc;
+    int default_limit;
+    bool populate; /* accepts populate=customer,product */
+    bool search_customers; /* search covers the customer's name too */
+} list_spec;
+
+#define QUERY_MAX_VALUES 400
+
+typedef struct {
+    list_query q;
+    bool populate_customer, populate_product;
+    bool from_cursor; /* a cursor was given */
+    /* storage behind q's pointers */
+    list_value values[QUERY_MAX_VALUES];
+    size_t nvalues;
+    char *owned[LIST_MAX_FILTERS + 4];
+    size_t nowned;
+    const char *filter_keys[LIST_MAX_FILTERS]; /* the parameter of each filter */
+} list_params;
+
+/* Read the request's query string. Returns the 422 items (an empty array when
+ * all is well; the caller owns it). */
+json_t *query_parse(http_req *r, const list_spec *spec, int64_t now, list_params *p);
+void list_params_free(list_params *p);
+
+/* pydantic's lax int from a string ("10", " 1_0 ", "1.0"); values past
+ * 2^62 are clamped. False: not an integer ("int_parsing"). */
+bool query_int(const char *s, int64_t *out);
+
+/* The cursor to the rows after (next) or before (previous) row i of `res`,
+ * read with `p`'s sort; heap text, NULL when out of memory. */
+char *query_cursor(const list_params *p, const list_result *res, size_t i, bool next);
+
+#endif
