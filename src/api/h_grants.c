@@ -302,7 +302,7 @@ typedef struct {
     const char *start, *end;
 } total_args;
 
-static bool total_arg(void *cls, const char *key, const char *value) {
+static bool total_arg(void *cls, const char *key, const char *value, size_t len) {
     total_args *a = cls;
     if (strcmp(key, "start_date") == 0) a->start = value ? value : "";
     else if (strcmp(key, "end_date") == 0) a->end = value ? value : "";

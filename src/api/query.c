@@ -93,7 +93,7 @@ static list_value *new_values(list_params *p, size_t n) {
 }
 
 /* A filter parameter "field" or "field__op". */
-static bool filter_param(parse_ctx *c, const char *key, const char *value) {
+static bool filter_param(parse_ctx *c, const char *key, const char *value, size_t vlen) {
     const char *sep = strstr(key, "__");
     while (sep && strstr(sep + 2, "__")) sep = strstr(sep + 2, "__");
     list_op op = LOP_EQ;
@@ -127,7 +127,7 @@ static bool filter_param(parse_ctx *c, const char *key, const char *value) {
     bool ok = true;
     if (op == LOP_IN) {
         size_t n = 1;
-        for (const char *t = text; *t; t++) n += *t == ',';
+        for (size_t i = 0; i < vlen; i++) n += text[i] == ',';
         if (n > LIST_MAX_IN) {
             char what[96];
             snprintf(what, sizeof what, "at most %d values", LIST_MAX_IN);
@@ -140,12 +140,12 @@ static bool filter_param(parse_ctx *c, const char *key, const char *value) {
             return true;
         }
         flt.nvalues = n;
-        const char *t = text;
+        const char *t = text, *end = text + vlen;
         for (size_t i = 0; i < n; i++) {
-            const char *e = strchr(t, ',');
-            size_t len = e ? (size_t)(e - t) : strlen(t);
+            const char *e = memchr(t, ',', (size_t)(end - t));
+            size_t len = e ? (size_t)(e - t) : (size_t)(end - t);
             ok &= one_value(c, key, f, t, len, &flt.values[i]);
-            t = e ? e + 1 : t + len;
+            t = e ? e + 1 : end;
         }
     } else {
         flt.values = new_values(p, 1);
@@ -156,9 +156,9 @@ static bool filter_param(parse_ctx *c, const char *key, const char *value) {
         flt.nvalues = 1;
         if (op == LOP_ISNULL) {
             qfield bf = {.name = f->name, .type = QF_BOOL};
-            ok = one_value(c, key, &bf, text, strlen(text), &flt.values[0]);
+            ok = one_value(c, key, &bf, text, vlen, &flt.values[0]);
         } else {
-            ok = one_value(c, key, f, text, strlen(text), &flt.values[0]);
+            ok = one_value(c, key, f, text, vlen, &flt.values[0]);
         }
     }
     if (!ok) return true;
@@ -168,7 +168,7 @@ static bool filter_param(parse_ctx *c, const char *key, const char *value) {
     return true;
 }
 
-static bool each_param(void *cls, const char *key, const char *value) {
+static bool each_param(void *cls, const char *key, const char *value, size_t vlen) {
     parse_ctx *c = cls;
     if (strcmp(key, "cursor") == 0) c->cursor = value ? value : "";
     else if (strcmp(key, "limit") == 0) c->limit = value ? value : "";
@@ -177,9 +177,9 @@ static bool each_param(void *cls, const char *key, const char *value) {
     else if (strcmp(key, "sort_type") == 0) c->sort_type = value ? value : "";
     else if (strcmp(key, "search") == 0) {
         c->p->q.search = value ? value : "";
-        c->p->q.search_len = strlen(c->p->q.search);
+        c->p->q.search_len = value ? vlen : 0;
     } else if (strcmp(key, "populate") == 0 && c->spec->populate) c->populate = value ? value : "";
-    else return filter_param(c, key, value);
+    else return filter_param(c, key, value, value ? vlen : 0);
     return true;
 }
 

@@ -59,8 +59,10 @@ const char *http_header(http_req *r, const char *name);
 const char *http_query(http_req *r, const char *name);
 const char *http_param(http_req *r, const char *name);
 /* Call `fn` for each query argument in order (URL-decoded; value may be NULL
- * for "?flag"); stops early when fn returns false. Returns the count seen. */
-size_t http_query_each(http_req *r, bool (*fn)(void *cls, const char *key, const char *value),
+ * for "?flag", and may hold NUL characters: %00); stops early when fn returns
+ * false. Returns the count seen. */
+size_t http_query_each(http_req *r,
+                       bool (*fn)(void *cls, const char *key, const char *value, size_t len),
                        void *cls);
 
 /* Returns true to go on; false when it has set the answer (401/403/503). */

@@ -68,25 +68,26 @@ const char *http_query(http_req *r, const char *name) {
 }
 
 typedef struct {
-    bool (*fn)(void *cls, const char *key, const char *value);
+    bool (*fn)(void *cls, const char *key, const char *value, size_t len);
     void *cls;
     size_t n;
     bool stop;
 } query_iter;
 
 static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *value) {
+                                 size_t key_size, const char *value, size_t value_size) {
     query_iter *it = cls;
     if (it->stop) return MHD_NO;
     it->n++;
-    if (!it->fn(it->cls, key, value)) it->stop = true;
+    if (!it->fn(it->cls, key, value, value ? value_size : 0)) it->stop = true;
     return it->stop ? MHD_NO : MHD_YES;
 }
 
-size_t http_query_each(http_req *r, bool (*fn)(void *cls, const char *key, const char *value),
+size_t http_query_each(http_req *r,
+                       bool (*fn)(void *cls, const char *key, const char *value, size_t len),
                        void *cls) {
     query_iter it = {fn, cls, 0, false};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_one, &it);
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, query_one, &it);
     return it.n;
 }
 

@@ -16,11 +16,13 @@
 
 #include "domain/dt.h"
 
+#include <locale.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wctype.h>
 
 enum stmt_id {
     S_BEGIN,
@@ -197,6 +199,67 @@ static int exec_all(sqlite3 *db, const char *sql) {
     return rc;
 }
 
+/* ---- ci_contains(haystack, needle) -------------------------------------------
+ * The lists' __ilike and search: a case-insensitive substring test on whole
+ * Unicode characters (SQLite's LIKE folds ASCII only, and stops at a NUL),
+ * with simple one-to-one case mappings from the C.UTF-8 locale, as
+ * PostgreSQL's ILIKE would fold them. */
+
+static locale_t fold_locale;
+static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
+
+static void fold_init(void) {
+    fold_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+static uint32_t fold(uint32_t cp) {
+    if (cp < 128) return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+    return fold_locale ? (uint32_t)towlower_l((wint_t)cp, fold_locale) : cp;
+}
+
+/* Decode UTF-8 into folded code points; a byte that starts no valid sequence
+ * stands for itself. Returns the count. */
+static size_t fold_text(const unsigned char *s, size_t n, uint32_t *out) {
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = s[i];
+        size_t len = 1;
+        if (cp >= 0xC0 && cp < 0xE0 && i + 1 < n) cp = (cp & 0x1F) << 6 | (s[i + 1] & 0x3F), len = 2;
+        else if (cp >= 0xE0 && cp < 0xF0 && i + 2 < n)
+            cp = (cp & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F), len = 3;
+        else if (cp >= 0xF0 && i + 3 < n)
+            cp = (cp & 0x07) << 18 | (uint32_t)(s[i + 1] & 0x3F) << 12 |
+                 (uint32_t)(s[i + 2] & 0x3F) << 6 | (s[i + 3] & 0x3F),
+            len = 4;
+        out[k++] = fold(cp);
+        i += len;
+    }
+    return k;
+}
+
+static void ci_contains(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    const unsigned char *h = sqlite3_value_text(argv[0]), *nd = sqlite3_value_text(argv[1]);
+    size_t hn = (size_t)sqlite3_value_bytes(argv[0]), nn = (size_t)sqlite3_value_bytes(argv[1]);
+    uint32_t *hb = malloc((hn + 1) * sizeof *hb), *nb = malloc((nn + 1) * sizeof *nb);
+    if (!hb || !nb || (hn && !h) || (nn && !nd)) {
+        free(hb);
+        free(nb);
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    size_t hk = fold_text(h, hn, hb), nk = fold_text(nd, nn, nb);
+    int found = nk == 0;
+    for (size_t i = 0; !found && i + nk <= hk; i++)
+        found = memcmp(hb + i, nb, nk * sizeof *nb) == 0;
+    free(hb);
+    free(nb);
+    sqlite3_result_int(ctx, found);
+}
+
 static sqlite3 *open_db(const char *path, char *err, size_t errcap) {
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db,
@@ -207,6 +270,10 @@ static sqlite3 *open_db(const char *path, char *err, size_t errcap) {
         return NULL;
     }
     sqlite3_busy_timeout(db, 10000);
+    pthread_once(&fold_once, fold_init);
+    sqlite3_create_function(db, "ci_contains", 2,
+                            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                            ci_contains, NULL, NULL);
     sqlite3_extended_result_codes(db, 1);
     /* WAL: readers never block the writer; FULL: fsync at every commit. */
     if (exec_all(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") !=
@@ -901,8 +968,6 @@ typedef struct {
     list_value binds[LIST_MAX_FILTERS * 2 + LIST_MAX_IN + 16];
     bool bind_null[LIST_MAX_FILTERS * 2 + LIST_MAX_IN + 16];
     int nbinds;
-    char *owned[8]; /* LIKE patterns built here */
-    int nowned;
 } sqlb;
 
 static void sb_add(sqlb *b, const char *s) {
@@ -942,26 +1007,6 @@ static void sb_bind_text(sqlb *b, const char *s) {
     sb_bind(b, &v);
 }
 
-/* "%text%" with %, _ and \ escaped, for LIKE ... ESCAPE '\'. */
-static void sb_bind_like(sqlb *b, const char *s, size_t n) {
-    char *p = malloc(n * 2 + 3);
-    if (!p || b->nowned >= 8) {
-        free(p);
-        b->failed = true;
-        return;
-    }
-    b->owned[b->nowned++] = p;
-    size_t o = 0;
-    p[o++] = '%';
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' || s[i] == '_' || s[i] == '\\') p[o++] = '\\';
-        p[o++] = s[i];
-    }
-    p[o++] = '%';
-    list_value v = {.type = LV_TEXT, .s = p, .len = o};
-    sb_bind(b, &v);
-}
-
 static const char *op_sql(list_op op) {
     switch (op) {
     case LOP_GT: return " > ";
@@ -998,10 +1043,11 @@ static void sb_filters(sqlb *b, const list_query *q) {
             sb_add(b, ")");
             break;
         case LOP_ILIKE:
+            sb_add(b, "ci_contains(");
             sb_add(b, col->sql);
-            sb_add(b, " LIKE ");
-            sb_bind_like(b, f->values[0].s, f->values[0].len);
-            sb_add(b, " ESCAPE '\\'");
+            sb_add(b, ", ");
+            sb_bind(b, &f->values[0]);
+            sb_add(b, ")");
             break;
         case LOP_NEQ:
             /* SQL's <> drops nulls; "not equal" keeps them */
@@ -1035,10 +1081,12 @@ static void sb_filters(sqlb *b, const list_query *q) {
              c = strtok_r(NULL, "\\", &save)) {
             if (!first) sb_add(b, " OR ");
             first = 0;
+            list_value v = {.type = LV_TEXT, .s = q->search, .len = q->search_len};
+            sb_add(b, "ci_contains(");
             sb_add(b, c);
-            sb_add(b, " LIKE ");
-            sb_bind_like(b, q->search, q->search_len);
-            sb_add(b, " ESCAPE '\\'");
+            sb_add(b, ", ");
+            sb_bind(b, &v);
+            sb_add(b, ")");
         }
         sb_add(b, ")");
     }
@@ -1175,7 +1223,6 @@ static int bind_all(sqlite3_stmt *st, const sqlb *b) {
 
 static void sb_free(sqlb *b) {
     free(b->buf);
-    for (int i = 0; i < b->nowned; i++) free(b->owned[i]);
 }
 
 static store_rc run_count(conn *c, const list_query *q, int64_t *total) {
