@@ -146,6 +146,7 @@ static void run_list(api_app *app, http_req *r, const list_spec *spec, list_para
         api_reply_store(r, rc, "List");
         return;
     }
+    if (p->q.skip_total) res.total = p->total;
     /* Rows were read in reading order; a backward read is shown reversed. */
     size_t n = res.n;
     bool back = p->q.backward;
@@ -159,7 +160,8 @@ static void run_list(api_app *app, http_req *r, const list_spec *spec, list_para
         if (has_prev && !(prev = query_cursor(p, &res, first, false))) oom = true;
     }
     jw w;
-    jw_init(&w, 16u << 20);
+    /* up to 100 items of up to 1 MiB of stored JSON each */
+    jw_init(&w, 256u << 20);
     jw_obj_begin(&w);
     jw_key(&w, env == ENV_CUSTOMERS ? "data" : "results");
     jw_arr_begin(&w);

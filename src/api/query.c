@@ -9,7 +9,9 @@
 #include <string.h>
 
 #define CURSOR_VERSION "1"
-#define CURSOR_MAX 2048
+/* A cursor holds the last row's sort value, which may be a long name; the
+ * HTTP edge's memory limit per connection caps the URL anyway. */
+#define CURSOR_MAX (48u << 10)
 
 static const char *const SUFFIX[] = {
     [LOP_EQ] = "", [LOP_IN] = "in", [LOP_ISNULL] = "isnull", [LOP_GT] = "gt",
@@ -57,14 +59,10 @@ static bool one_value(parse_ctx *c, const char *name, const qfield *f, const cha
     if (ok) {
         switch (f->type) {
         case QF_UUID: {
-            /* canonical text, kept for the request's life */
-            char *id = strdup(v.uuid);
-            if (!id || c->p->nowned >= sizeof c->p->owned / sizeof c->p->owned[0]) {
-                free(id);
-                ok = false;
-                break;
-            }
-            c->p->owned[c->p->nowned++] = id;
+            /* canonical text, kept for the request's life; values are
+             * counted against QUERY_MAX_VALUES before they get here */
+            char *id = c->p->ids[c->p->nids++ % QUERY_MAX_VALUES];
+            memcpy(id, v.uuid, ID_BUF);
             out->type = LV_TEXT;
             out->s = id;
             out->len = strlen(id);
@@ -238,8 +236,11 @@ static void enum_error(json_t *errors, const char *name, const char *const *choi
 }
 
 /* ---- cursors ----------------------------------------------------------------
- * "1|<sort>|<a|d>|<n|p>|<row id>|<value>", base64url. The value is "-" for
- * null, "t<int64>", "n<%.17g>" or "s<text>" (last, so it may hold '|'). */
+ * "1|<sort>|<a|d>|<n|p>|<row id>|<total>|<value>", base64url. The value is
+ * "-" for null, "t<int64>", "n<%.17g>" or "s<text>" (last, so it may hold
+ * '|'). The total is the first page's count, carried along so that a deep
+ * page costs the same as the first: a walk reports the total as it stood
+ * when the walk began. */
 
 char *query_cursor(const list_params *p, const list_result *res, size_t i, bool next) {
     list_value v;
@@ -249,8 +250,8 @@ char *query_cursor(const list_params *p, const list_result *res, size_t i, bool 
     size_t cap = 128 + strlen(p->q.sort) + vlen;
     char *raw = malloc(cap), *out = NULL;
     if (!raw) return NULL;
-    int n = snprintf(raw, cap, CURSOR_VERSION "|%s|%c|%c|%s|", p->q.sort, p->q.desc ? 'd' : 'a',
-                     next ? 'n' : 'p', id);
+    int n = snprintf(raw, cap, CURSOR_VERSION "|%s|%c|%c|%s|%lld|", p->q.sort,
+                     p->q.desc ? 'd' : 'a', next ? 'n' : 'p', id, (long long)res->total);
     if (n < 0 || (size_t)n >= cap) goto out;
     size_t len = (size_t)n;
     if (!set) len += (size_t)snprintf(raw + len, cap - len, "-");
@@ -281,17 +282,17 @@ static bool read_cursor(parse_ctx *c, const char *text) {
     }
     raw[len] = '\0';
     p->owned[p->nowned++] = raw;
-    /* five '|'-separated fields, then the value */
-    char *f[6];
+    /* six '|'-separated fields, then the value */
+    char *f[7];
     char *s = raw;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         char *bar = memchr(s, '|', len - (size_t)(s - raw));
         if (!bar) goto bad;
         *bar = '\0';
         f[i] = s;
         s = bar + 1;
     }
-    f[5] = s;
+    f[6] = s;
     size_t vlen = len - (size_t)(s - raw);
     if (strcmp(f[0], CURSOR_VERSION) != 0 || strlen(f[2]) != 1 || strlen(f[3]) != 1 ||
         (f[2][0] != 'a' && f[2][0] != 'd') || (f[3][0] != 'n' && f[3][0] != 'p'))
@@ -303,23 +304,27 @@ static bool read_cursor(parse_ctx *c, const char *text) {
                     "the cursor belongs to another sort", text);
         return false;
     }
+    char *end;
+    long long total = strtoll(f[5], &end, 10);
+    if (*end || !*f[5] || total < 0) goto bad;
+    p->total = total;
+    p->q.skip_total = true;
     memcpy(p->q.after_id, f[4], ID_BUF);
     p->q.backward = f[3][0] == 'p';
     p->q.has_after = true;
-    char *end;
-    if (vlen == 1 && f[5][0] == '-') {
+    if (vlen == 1 && f[6][0] == '-') {
         p->q.after_null = true;
-    } else if (f[5][0] == 't' && vlen > 1) {
+    } else if (f[6][0] == 't' && vlen > 1) {
         p->q.after.type = LV_TIME;
-        p->q.after.t = strtoll(f[5] + 1, &end, 10);
+        p->q.after.t = strtoll(f[6] + 1, &end, 10);
         if (*end) goto bad;
-    } else if (f[5][0] == 'n' && vlen > 1) {
+    } else if (f[6][0] == 'n' && vlen > 1) {
         p->q.after.type = LV_NUM;
-        p->q.after.n = strtod(f[5] + 1, &end);
+        p->q.after.n = strtod(f[6] + 1, &end);
         if (*end) goto bad;
-    } else if (f[5][0] == 's') {
+    } else if (f[6][0] == 's') {
         p->q.after.type = LV_TEXT;
-        p->q.after.s = f[5] + 1;
+        p->q.after.s = f[6] + 1;
         p->q.after.len = vlen - 1;
     } else {
         goto bad;

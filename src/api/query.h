@@ -38,9 +38,12 @@ typedef struct {
     list_query q;
     bool populate_customer, populate_product;
     bool from_cursor; /* a cursor was given */
+    int64_t total;    /* the total a cursor carries (q.skip_total set) */
     /* storage behind q's pointers */
     list_value values[QUERY_MAX_VALUES];
     size_t nvalues;
+    char ids[QUERY_MAX_VALUES][ID_BUF]; /* canonical UUID values */
+    size_t nids;
     char *owned[LIST_MAX_FILTERS + 4];
     size_t nowned;
     const char *filter_keys[LIST_MAX_FILTERS]; /* the parameter of each filter */

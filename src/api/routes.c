@@ -1,11 +1,14 @@
 /* routes: everything the server answers, in one table. The edge matches it,
  * `entitled routes` prints it, and the API tests hold /openapi.json to it. */
 #include "api/api.h"
+#include "api/docs.h"
 
 #define ROW "/entitlements/{entitlement_id}/customer/{customer_id}/{ec_id}"
 
 const route api_routes[] = {
     {"GET", "/healthz", h_healthz, "healthz", ROUTE_PUBLIC},
+    {"GET", "/openapi.json", h_openapi, "openapi", ROUTE_PUBLIC},
+    {"GET", "/docs", h_docs, "docs", ROUTE_PUBLIC},
     {"GET", "/entitlements", h_list_entitlements, "List-entitlements", 0},
     {"POST", "/entitlements", h_entitlement_create, "Create-entitlement", 0},
     {"GET", "/entitlements/{entitlement_id}", h_entitlement_get, "Get-entitlement", 0},

@@ -284,6 +284,9 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        /* request line and headers must fit (a long cursor included):
+         * larger ones are refused by libmicrohttpd */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64u << 10),
         MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned int)1024, MHD_OPTION_END);
     if (!s->d) {

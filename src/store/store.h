@@ -81,6 +81,7 @@ typedef struct {
     char after_id[ID_BUF];
     bool backward; /* read towards the start: the reverse of the sort */
     int limit;
+    bool skip_total; /* the caller knows the total (a cursor carries it) */
     int64_t now; /* LIST_UNIQUE: what "expired" is measured against */
     const char *unique_customer; /* LIST_UNIQUE: whose rows */
 } list_query;

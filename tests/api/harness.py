@@ -377,6 +377,8 @@ class Client:
             raise
         if not self.persistent:
             conn.close()
+        if SCHEMA_CHECK:
+            check_answer(self.port, resp)
         return resp
 
     def get(self, path, **kw):
@@ -387,6 +389,58 @@ class Client:
 
     def patch(self, path, body=None, **kw):
         return self.request("PATCH", path, body, **kw)
+
+
+# --------------------------------------------------------------------------
+# Every answer a Client receives is held to the server's own OpenAPI document
+# (GET /openapi.json, fetched once per server): on a documented path, the
+# status must be documented for the operation and the body must validate
+# against its schema (tests/api/schema.py), else the test that made the
+# request fails. Undocumented paths (deliberate 404s) are exempt.
+# ENTITLED_NO_SCHEMA=1 turns the check off.
+
+SCHEMA_CHECK = os.environ.get("ENTITLED_NO_SCHEMA", "") != "1"
+_DOCS = {}  # port -> the served document, or None when the server serves none
+_DOCS_LOCK = threading.Lock()
+
+
+def served_document(port):
+    """The OpenAPI document the server on `port` serves (cached), or None."""
+    with _DOCS_LOCK:
+        if port in _DOCS:
+            return _DOCS[port]
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
+        conn.request("GET", "/openapi.json")
+        r = conn.getresponse()
+        payload = r.read()
+        conn.close()
+    except (OSError, http.client.HTTPException):
+        return None  # the server is gone or going: nothing to check against now
+    doc = None
+    if r.status == 200:
+        try:
+            doc = strict_loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            doc = None
+    with _DOCS_LOCK:
+        _DOCS[port] = doc if isinstance(doc, dict) else None
+        return _DOCS[port]
+
+
+def check_answer(port, resp):
+    """Raise AssertionError when `resp` is not an answer the document allows."""
+    import schema  # tests/api/schema.py
+    doc = served_document(port)
+    if doc is None:
+        return
+    errs = schema.answer_errors(doc, resp.method, resp.path, resp.status,
+                                resp.header("content-type"), resp.body)
+    errs += schema.missing_headers(doc, resp.method, resp.path, resp.status, resp.header)
+    if errs:
+        raise AssertionError("the answer does not conform to /openapi.json "
+                             "(ENTITLED_NO_SCHEMA=1 skips this check):\n  %s\n%s"
+                             % ("\n  ".join(errs), resp))
 
 
 def raw_exchange(port, head, body_chunks=(), timeout=HTTP_TIMEOUT, pause=0.0):
@@ -612,3 +666,49 @@ def patch_body(e, c, **fields):
 def cleanup_root():
     if ROOT and not KEEP:
         shutil.rmtree(ROOT, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# Lists (issue 3)
+
+def url(path, params=(), **kw):
+    """path?query from a dict or a list of (name, value) pairs plus keywords;
+    None values are left out, so url(p, cursor=None) is p."""
+    import urllib.parse
+    pairs = list(params.items()) if isinstance(params, dict) else list(params)
+    pairs += list(kw.items())
+    pairs = [(k, v) for k, v in pairs if v is not None]
+    return path + ("?" + urllib.parse.urlencode(pairs) if pairs else "")
+
+
+def fresh_client(case, name="Fresh"):
+    """A new organisation and key, made with the CLI while case's server runs,
+    and a Client for it: a tenant whose lists are empty."""
+    srv = type(case)
+    t = tenant_create(srv.db, "%s %s" % (name, new_id()[:8]))
+    return Client(srv.server.port, t)
+
+
+def list_items(body):
+    """The items of a list answer (results, or data for the customers lists)."""
+    return body["data"] if isinstance(body, dict) and "data" in body else body["results"]
+
+
+def parse_dt(s):
+    """A date-time as entitled writes it (2026-01-31T12:00:00[.ffffff]Z), as
+    an aware datetime; None stays None."""
+    import datetime
+    if s is None:
+        return None
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if "." in s else "%Y-%m-%dT%H:%M:%SZ"
+    return datetime.datetime.strptime(s, fmt).replace(tzinfo=datetime.timezone.utc)
+
+
+def expected_order(items, key, desc=False):
+    """items sorted as docs/API.md says lists sort: by key(item), nulls first
+    ascending and last descending, ties broken by id in the same direction."""
+    def k(it):
+        v = key(it)
+        return (v is not None, v if v is not None else 0, it["id"])
+    out = sorted(items, key=k)
+    return out[::-1] if desc else out
