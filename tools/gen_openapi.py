@@ -386,12 +386,18 @@ def customer_in(update):
         "custom_data": (nullable(OBJ, title="Custom Data") if update else
                         with_(OBJ, title="Custom Data",
                               description="Free key-value pairs; `{}` by default.")),
-        "address": with_(ref("Address"), description="Billing address; `{}` by default."),
-        "ship_to_address": with_(ref("Address"), description="Shipping address."),
+        "address": (nullable(ref("Address"), description="Billing address; `null` clears it.")
+                    if update else
+                    with_(ref("Address"), description="Billing address; `{}` by default.")),
+        "ship_to_address": (nullable(ref("Address"), description="Shipping address; `null` "
+                                                                  "clears it.")
+                            if update else with_(ref("Address"), description="Shipping address.")),
         "tax_info": nullable({"type": "array", "items": ref("TaxId")}, title="Tax Info"),
         "email": nullable(STR, title="Email", description="Stored as given (no format check)."),
         "phone_number": nullable(STR, title="Phone Number"),
-        "connector": with_(ref("ConnectorInfo"), description="External connector information."),
+        "connector": (nullable(ref("ConnectorInfo"), description="`null` clears it.") if update
+                      else with_(ref("ConnectorInfo"),
+                                 description="External connector information.")),
         "communications_enabled": nullable(BOOL, title="Communications Enabled",
                                            description="true by default."),
         "auto_charge_enabled": nullable(BOOL, title="Auto Charge Enabled",
@@ -542,25 +548,49 @@ LIST_ENTITLEMENTS = list_params(10, ["id", "created_at", "name"], [
     f_uuid("product_id", "product_id"),
 ] + f_range("created_at", DT, ("__gte", "__lte")))
 
-LIST_CUSTOMERS = list_params(10, ["id", "created_at", "customer_name"], [
+def f_like(name, what):
+    return q(name, STR, "Only rows whose %s contains this text, case-sensitively." % what)
+
+
+LIST_CUSTOMERS = [
+    q("apiversion", INT, "Accepted for the reference's clients; changes nothing."),
+    q("expand", STR, "Accepted for the reference's clients; changes nothing (entitled has no "
+                     "expansions)."),
+] + list_params(10, ["id", "created_at", "customer_name"], [
     f_uuid("id", "id"),
     f_uuid_in("id__in", "id"),
+    f_isnull("id__isnull", "id"),
     f_text("external_id", "external_id"),
     f_ilike("external_id__ilike", "external_id"),
+    f_like("external_id__like", "external_id"),
     f_text_in("external_id__in", "external_id"),
+    f_isnull("external_id__isnull", "external_id"),
     f_text("email", "email"),
     f_ilike("email__ilike", "email"),
+    f_like("email__like", "email"),
     f_text_in("email__in", "email"),
+    f_isnull("email__isnull", "email"),
+    f_ilike("phone_number__ilike", "phone_number"),
+    f_like("phone_number__like", "phone_number"),
+    f_isnull("phone_number__isnull", "phone_number"),
     f_ilike("customer_name__ilike", "customer_name"),
-] + f_range("created_at", DT, ("__gte", "__lte")))
+    q("communications_enabled", BOOL, "Only customers with communications on or off."),
+    q("auto_charge_enabled", BOOL, "Only customers with auto-charge on or off."),
+    f_uuid("business_entity_id", "business_entity_id"),
+] + f_range("created_at", DT))
 
 ROW_SORT = ["id", "created_at", "quantity", "quantity_used", "active_from", "expiry_at"]
 
 LIST_CUSTOMER_ROWS = [P_CUST] + list_params(10, ROW_SORT, [
     f_uuid("id", "id"),
     f_uuid_in("id__in", "id"),
+    f_isnull("id__isnull", "id"),
     f_uuid("entitlement", "entitlement"),
     f_uuid_in("entitlement__in", "entitlement"),
+    f_isnull("entitlement__isnull", "entitlement"),
+    f_uuid("customer", "customer (the path's customer: another gives no rows)"),
+    f_uuid_in("customer__in", "customer"),
+    f_isnull("customer__isnull", "customer"),
     f_uuid("contract_id", "contract_id"),
     f_uuid_in("contract_id__in", "contract_id"),
     f_isnull("contract_id__isnull", "contract_id"),

@@ -160,20 +160,21 @@ void h_customer_get(void *appv, http_req *r) {
     model_customer_clear(&c);
 }
 
-/* The reference's UpdateCustomerRequestSchema: every field optional. */
+/* The reference's UpdateCustomerRequestSchema: every field optional; the
+ * nested objects may also be null, to clear them ("null clears"). */
 static const vfield UPDATE[F_COUNT] = {
     [F_NAME] = {.name = "customer_name", .type = V_STR, .nullable = true},
     [F_EXTERNAL_ID] = {.name = "external_id", .type = V_STR, .nullable = true, .max_length = 255},
     [F_CUSTOM_DATA] = {.name = "custom_data", .type = V_DICT, .nullable = true},
-    [F_ADDRESS] = {.name = "address", .type = V_MODEL, .class_name = "Address", .sub = ADDRESS,
+    [F_ADDRESS] = {.name = "address", .type = V_MODEL, .nullable = true, .class_name = "Address", .sub = ADDRESS,
                    .nsub = N(ADDRESS)},
-    [F_SHIP_TO] = {.name = "ship_to_address", .type = V_MODEL, .class_name = "Address",
+    [F_SHIP_TO] = {.name = "ship_to_address", .type = V_MODEL, .nullable = true, .class_name = "Address",
                    .sub = ADDRESS, .nsub = N(ADDRESS)},
     [F_TAX_INFO] = {.name = "tax_info", .type = V_LIST_MODEL, .nullable = true,
                     .class_name = "TaxId", .sub = TAX_ID, .nsub = N(TAX_ID)},
     [F_EMAIL] = {.name = "email", .type = V_STR, .nullable = true},
     [F_PHONE] = {.name = "phone_number", .type = V_STR, .nullable = true},
-    [F_CONNECTOR] = {.name = "connector", .type = V_MODEL, .class_name = "ConnectorInfo",
+    [F_CONNECTOR] = {.name = "connector", .type = V_MODEL, .nullable = true, .class_name = "ConnectorInfo",
                      .sub = CONNECTOR, .nsub = N(CONNECTOR)},
     [F_COMMS] = {.name = "communications_enabled", .type = V_BOOL, .nullable = true},
     [F_AUTOCHARGE] = {.name = "auto_charge_enabled", .type = V_BOOL, .nullable = true},

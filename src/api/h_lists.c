@@ -25,35 +25,43 @@ static const qfield ENT_Q[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 static const char *const ENT_SORTS[] = {"created_at", "id", "name", NULL};
-static const list_spec ENT_SPEC = {LIST_ENTITLEMENTS, ENT_Q, ENT_SORTS, true, 10, false, false};
+static const list_spec ENT_SPEC = {LIST_ENTITLEMENTS, ENT_Q, ENT_SORTS, true, 10, false, false, false};
 
+/* Every filter of the reference's customer list. */
 static const qfield CUST_Q[] = {
-    {"id", NULL, QF_UUID, EQ_IN, NULL},
-    {"external_id", NULL, QF_TEXT, EQ_IN | QO(LOP_ILIKE), NULL},
-    {"email", NULL, QF_TEXT, EQ_IN | QO(LOP_ILIKE), NULL},
+    {"id", NULL, QF_UUID, EQ_IN | QO(LOP_ISNULL), NULL},
+    {"external_id", NULL, QF_TEXT, EQ_IN | QO(LOP_ILIKE) | QO(LOP_LIKE) | QO(LOP_ISNULL), NULL},
+    {"email", NULL, QF_TEXT, EQ_IN | QO(LOP_ILIKE) | QO(LOP_LIKE) | QO(LOP_ISNULL), NULL},
+    {"phone_number", NULL, QF_TEXT, QO(LOP_ILIKE) | QO(LOP_LIKE) | QO(LOP_ISNULL), NULL},
     {"customer_name", NULL, QF_TEXT, QO(LOP_ILIKE), NULL},
-    {"created_at", NULL, QF_TIME, QO(LOP_GTE) | QO(LOP_LTE), NULL},
+    {"communications_enabled", NULL, QF_BOOL, QO(LOP_EQ), NULL},
+    {"auto_charge_enabled", NULL, QF_BOOL, QO(LOP_EQ), NULL},
+    {"business_entity_id", NULL, QF_UUID, QO(LOP_EQ), NULL},
+    {"created_at", NULL, QF_TIME, QO_CMP, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
 static const char *const CUST_SORTS[] = {"created_at", "id", "customer_name", NULL};
-static const list_spec CUST_SPEC = {LIST_CUSTOMERS, CUST_Q, CUST_SORTS, true, 10, false, false};
+static const list_spec CUST_SPEC = {LIST_CUSTOMERS, CUST_Q, CUST_SORTS, true, 10, false, false,
+                                    true};
 
 static const char *const GRANT_SORTS[] = {"created_at", "id", "quantity", "quantity_used",
                                           "active_from", "expiry_at", NULL};
 
+/* Every filter of the reference's list of a customer's rows. */
 static const qfield ROWS_Q[] = {
-    {"id", NULL, QF_UUID, EQ_IN, NULL},
-    {"entitlement", NULL, QF_UUID, EQ_IN, NULL},
+    {"id", NULL, QF_UUID, EQ_IN | QO(LOP_ISNULL), NULL},
+    {"entitlement", NULL, QF_UUID, EQ_IN | QO(LOP_ISNULL), NULL},
+    {"customer", NULL, QF_UUID, EQ_IN | QO(LOP_ISNULL), NULL},
     {"contract_id", NULL, QF_UUID, EQ_IN | QO(LOP_ISNULL), NULL},
     {NULL, NULL, 0, 0, NULL},
 };
-static const list_spec ROWS_SPEC = {LIST_GRANTS, ROWS_Q, GRANT_SORTS, true, 10, false, false};
+static const list_spec ROWS_SPEC = {LIST_GRANTS, ROWS_Q, GRANT_SORTS, true, 10, false, false, false};
 
 static const qfield UNIQUE_Q[] = {
     {"entitlement", NULL, QF_UUID, EQ_IN, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
-static const list_spec UNIQUE_SPEC = {LIST_UNIQUE, UNIQUE_Q, ENT_SORTS, true, 10, false, false};
+static const list_spec UNIQUE_SPEC = {LIST_UNIQUE, UNIQUE_Q, ENT_SORTS, true, 10, false, false, false};
 
 static const qfield BAL_Q[] = {
     {"customer", NULL, QF_UUID, EQ_IN, NULL},
@@ -66,7 +74,7 @@ static const qfield BAL_Q[] = {
     {"expiry_at", NULL, QF_TIME, CMP, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
-static const list_spec BAL_SPEC = {LIST_GRANTS, BAL_Q, GRANT_SORTS, false, 50, true, true};
+static const list_spec BAL_SPEC = {LIST_GRANTS, BAL_Q, GRANT_SORTS, false, 50, true, true, false};
 
 typedef void (*item_fn)(jw *w, const list_result *res, size_t i, const list_params *p);
 

@@ -16,7 +16,7 @@
 static const char *const SUFFIX[] = {
     [LOP_EQ] = "", [LOP_IN] = "in", [LOP_ISNULL] = "isnull", [LOP_GT] = "gt",
     [LOP_GTE] = "gte", [LOP_LT] = "lt", [LOP_LTE] = "lte", [LOP_NEQ] = "neq",
-    [LOP_ILIKE] = "ilike",
+    [LOP_ILIKE] = "ilike", [LOP_LIKE] = "like",
 };
 
 typedef struct {
@@ -97,7 +97,7 @@ static bool filter_param(parse_ctx *c, const char *key, const char *value, size_
     list_op op = LOP_EQ;
     size_t base = strlen(key);
     if (sep) {
-        for (int o = LOP_IN; o <= LOP_ILIKE; o++)
+        for (int o = LOP_IN; o <= LOP_LIKE; o++)
             if (strcmp(sep + 2, SUFFIX[o]) == 0) {
                 op = (list_op)o;
                 base = (size_t)(sep - key);
@@ -177,6 +177,10 @@ static bool each_param(void *cls, const char *key, const char *value, size_t vle
         c->p->q.search = value ? value : "";
         c->p->q.search_len = value ? vlen : 0;
     } else if (strcmp(key, "populate") == 0 && c->spec->populate) c->populate = value ? value : "";
+    else if (c->spec->expand && (strcmp(key, "expand") == 0 || strcmp(key, "apiversion") == 0)) {
+        /* the reference's customer list takes these; entitled has no
+         * expansions or versions, so they change nothing */
+    }
     else return filter_param(c, key, value, value ? vlen : 0);
     return true;
 }

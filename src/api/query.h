@@ -30,6 +30,7 @@ typedef struct {
     int default_limit;
     bool populate; /* accepts populate=customer,product */
     bool search_customers; /* search covers the customer's name too */
+    bool expand;           /* accepts (and ignores) the reference's apiversion and expand */
 } list_spec;
 
 #define QUERY_MAX_VALUES 400

@@ -41,7 +41,19 @@ typedef struct {
 
 typedef enum { LIST_ENTITLEMENTS, LIST_CUSTOMERS, LIST_GRANTS, LIST_UNIQUE } list_kind;
 
-typedef enum { LOP_EQ, LOP_IN, LOP_ISNULL, LOP_GT, LOP_GTE, LOP_LT, LOP_LTE, LOP_NEQ, LOP_ILIKE } list_op;
+/* LOP_ILIKE: case-insensitive substring; LOP_LIKE: case-sensitive substring */
+typedef enum {
+    LOP_EQ,
+    LOP_IN,
+    LOP_ISNULL,
+    LOP_GT,
+    LOP_GTE,
+    LOP_LT,
+    LOP_LTE,
+    LOP_NEQ,
+    LOP_ILIKE,
+    LOP_LIKE
+} list_op;
 
 typedef enum { LV_TEXT, LV_NUM, LV_TIME, LV_BOOL } list_vtype;
 

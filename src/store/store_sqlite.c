@@ -90,7 +90,10 @@ static const char *const SQL[S_COUNT] = {
     [S_GRANT_TOTAL] = "SELECT COALESCE(SUM(COALESCE(quantity, 0)), 0) FROM customer_entitlements "
                       "WHERE org_id = ?1 AND entitlement_id = ?2 AND customer_id = ?3 "
                       "AND (?4 IS NULL OR expiry_at IS NULL OR expiry_at > ?4) "
-                      "AND (?5 IS NULL OR active_from IS NULL OR active_from < ?5)",
+                      "AND (?5 IS NULL OR active_from IS NULL OR active_from < ?5) "
+                      /* an empty window, or an empty range, overlaps nothing */
+                      "AND (active_from IS NULL OR expiry_at IS NULL OR active_from < expiry_at) "
+                      "AND (?4 IS NULL OR ?5 IS NULL OR ?4 < ?5)",
     [S_ENT_UPDATE] = "UPDATE entitlements SET name = ?3, description = ?4, entitlement_type = ?5, "
                      "units = ?6, is_active = ?7, product_id = ?8, updated_at = ?9 "
                      "WHERE id = ?1 AND org_id = ?2",
@@ -936,6 +939,9 @@ static const sq_field CUST_FIELDS[] = {
     {"external_id", "t.external_id", true},
     {"email", "t.email", true},
     {"phone_number", "t.phone_number", true},
+    {"communications_enabled", "t.communications_enabled", true},
+    {"auto_charge_enabled", "t.auto_charge_enabled", true},
+    {"business_entity_id", "t.business_entity_id", true},
     {"created_at", "t.created_at", false},
     {NULL, NULL, false},
 };
@@ -1046,6 +1052,14 @@ static void sb_filters(sqlb *b, const list_query *q) {
             }
             sb_add(b, ")");
             break;
+        case LOP_LIKE:
+            /* instr() compares bytes: a case-sensitive substring */
+            sb_add(b, "instr(");
+            sb_add(b, col->sql);
+            sb_add(b, ", ");
+            sb_bind(b, &f->values[0]);
+            sb_add(b, ") > 0");
+            break;
         case LOP_ILIKE:
             sb_add(b, "ci_contains(");
             sb_add(b, col->sql);
@@ -1096,49 +1110,38 @@ static void sb_filters(sqlb *b, const list_query *q) {
     }
 }
 
-/* The keyset condition: rows strictly after the position, in reading
- * order. Ascending reads put nulls first, descending reads last. */
-static void sb_after(sqlb *b, const list_query *q, const sq_field *s, bool asc) {
-    const char *id = q->kind == LIST_GRANTS ? "t.id" : "t.id";
+/* Keyset reading, one segment at a time. A nullable sort field orders its
+ * rows in two segments, nulls first ascending and last descending; each
+ * segment is read by its own query, which an index on (org, field, id) serves
+ * as a plain range (an OR across the two segments would defeat it). */
+typedef enum { SEG_VALUES, SEG_NULLS } segment;
+
+/* The segment's condition, and the position's when it lies in it. */
+static void sb_segment(sqlb *b, const list_query *q, const sq_field *s, bool asc, segment seg,
+                       bool from_position) {
     list_value idv = {.type = LV_TEXT, .s = q->after_id, .len = strlen(q->after_id)};
     const char *gt = asc ? " > " : " < ";
-    sb_add(b, " AND (");
-    if (strcmp(s->sql, id) == 0) {
-        sb_add(b, id);
-        sb_add(b, gt);
-        sb_bind(b, &idv);
-    } else if (q->after_null) {
-        sb_add(b, "(");
+    if (s->nullable) {
+        sb_add(b, " AND ");
         sb_add(b, s->sql);
-        sb_add(b, " IS NULL AND ");
-        sb_add(b, id);
-        sb_add(b, gt);
-        sb_bind(b, &idv);
-        sb_add(b, ")");
-        if (asc) {
-            sb_add(b, " OR ");
-            sb_add(b, s->sql);
-            sb_add(b, " IS NOT NULL");
-        }
-    } else {
-        /* a row value comparison, which SQLite reads from the index */
-        sb_add(b, "(");
-        sb_add(b, s->sql);
-        sb_add(b, ", ");
-        sb_add(b, id);
-        sb_add(b, ")");
-        sb_add(b, gt);
-        sb_add(b, "(");
-        sb_bind(b, &q->after);
-        sb_add(b, ", ");
-        sb_bind(b, &idv);
-        sb_add(b, ")");
-        if (!asc && s->nullable) {
-            sb_add(b, " OR ");
-            sb_add(b, s->sql);
-            sb_add(b, " IS NULL");
-        }
+        sb_add(b, seg == SEG_NULLS ? " IS NULL" : " IS NOT NULL");
     }
+    if (!from_position) return;
+    if (seg == SEG_NULLS || strcmp(s->sql, "t.id") == 0) {
+        sb_add(b, " AND t.id");
+        sb_add(b, gt);
+        sb_bind(b, &idv);
+        return;
+    }
+    /* a row value comparison, which SQLite reads from the index */
+    sb_add(b, " AND (");
+    sb_add(b, s->sql);
+    sb_add(b, ", t.id)");
+    sb_add(b, gt);
+    sb_add(b, "(");
+    sb_bind(b, &q->after);
+    sb_add(b, ", ");
+    sb_bind(b, &idv);
     sb_add(b, ")");
 }
 
@@ -1258,33 +1261,27 @@ static store_rc run_count(conn *c, const list_query *q, int64_t *total) {
     return r;
 }
 
-static store_rc sq_list(store *s, const list_query *q, list_result *out) {
-    memset(out, 0, sizeof(*out));
-    CONN_OR_FAIL(c, s);
-    const sq_field *sf = field_of(q->kind == LIST_UNIQUE ? LIST_ENTITLEMENTS : q->kind, q->sort);
-    if (!sf || q->limit < 1) return STORE_ERROR;
-    bool asc = q->desc == q->backward; /* reading order */
+/* Read up to `want` rows of one segment, appending to `out`. */
+static store_rc list_segment(conn *c, const list_query *q, const sq_field *sf, bool asc,
+                             segment seg, bool from_position, size_t want, list_result *out,
+                             size_t cap) {
     sqlb b = {0};
     sb_from(&b, q, false);
     sb_filters(&b, q);
-    if (q->has_after) sb_after(&b, q, sf, asc);
+    sb_segment(&b, q, sf, asc, seg, from_position);
     sb_add(&b, " ORDER BY ");
-    sb_add(&b, sf->sql);
-    sb_add(&b, asc ? " ASC NULLS FIRST, t.id ASC" : " DESC NULLS LAST, t.id DESC");
+    if (seg == SEG_VALUES && strcmp(sf->sql, "t.id") != 0) {
+        sb_add(&b, sf->sql);
+        sb_add(&b, asc ? " ASC, " : " DESC, ");
+    }
+    sb_add(&b, asc ? "t.id ASC" : "t.id DESC");
     char lim[32];
-    snprintf(lim, sizeof lim, " LIMIT %d", q->limit + 1);
+    snprintf(lim, sizeof lim, " LIMIT %zu", want);
     sb_add(&b, lim);
 
     store_rc r = STORE_ERROR;
     sqlite3_stmt *st = NULL;
-    size_t cap = (size_t)q->limit;
-    switch (q->kind) {
-    case LIST_ENTITLEMENTS: out->ents = calloc(cap, sizeof *out->ents); break;
-    case LIST_CUSTOMERS: out->custs = calloc(cap, sizeof *out->custs); break;
-    case LIST_GRANTS: out->grants = calloc(cap, sizeof *out->grants); break;
-    case LIST_UNIQUE: out->uniq = calloc(cap, sizeof *out->uniq); break;
-    }
-    if (b.failed || (!out->ents && !out->custs && !out->grants && !out->uniq)) goto done;
+    if (b.failed) goto done;
     if (sqlite3_prepare_v2(c->db, b.buf, -1, &st, NULL) != SQLITE_OK ||
         bind_all(st, &b) != SQLITE_OK) {
         log_db(c->db, "list");
@@ -1329,10 +1326,39 @@ static store_rc sq_list(store *s, const list_query *q, list_result *out) {
         r = rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
         goto done;
     }
-    r = q->skip_total ? STORE_OK : run_count(c, q, &out->total);
+    r = STORE_OK;
 done:
     sqlite3_finalize(st);
     sb_free(&b);
+    return r;
+}
+
+static store_rc sq_list(store *s, const list_query *q, list_result *out) {
+    memset(out, 0, sizeof(*out));
+    CONN_OR_FAIL(c, s);
+    const sq_field *sf = field_of(q->kind == LIST_UNIQUE ? LIST_ENTITLEMENTS : q->kind, q->sort);
+    if (!sf || q->limit < 1) return STORE_ERROR;
+    bool asc = q->desc == q->backward; /* reading order */
+    size_t cap = (size_t)q->limit;
+    switch (q->kind) {
+    case LIST_ENTITLEMENTS: out->ents = calloc(cap, sizeof *out->ents); break;
+    case LIST_CUSTOMERS: out->custs = calloc(cap, sizeof *out->custs); break;
+    case LIST_GRANTS: out->grants = calloc(cap, sizeof *out->grants); break;
+    case LIST_UNIQUE: out->uniq = calloc(cap, sizeof *out->uniq); break;
+    }
+    if (!out->ents && !out->custs && !out->grants && !out->uniq) return STORE_ERROR;
+    /* the segments in reading order, from the one holding the position */
+    segment order[2] = {asc ? SEG_NULLS : SEG_VALUES, asc ? SEG_VALUES : SEG_NULLS};
+    int first = 0;
+    if (!sf->nullable) order[0] = SEG_VALUES;
+    else if (q->has_after) first = (q->after_null ? SEG_NULLS : SEG_VALUES) == order[0] ? 0 : 1;
+    int nseg = sf->nullable ? 2 : 1;
+    store_rc r = STORE_OK;
+    for (int k = first; k < nseg && r == STORE_OK && !out->more; k++) {
+        bool at = q->has_after && k == first;
+        r = list_segment(c, q, sf, asc, order[k], at, cap + 1 - out->n, out, cap);
+    }
+    if (r == STORE_OK && !q->skip_total) r = run_count(c, q, &out->total);
     if (r != STORE_OK) list_result_clear(out);
     return r;
 }

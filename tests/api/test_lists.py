@@ -199,15 +199,27 @@ class ListRules(ServerTestCase, ListMixin):
                     self.assertErrors(r, [{"type": "extra_forbidden", "loc": ["query", name],
                                            "msg": "Extra inputs are not permitted", "input": value}])
 
-    def test_reference_parameters_outside_the_table(self):
-        # The reference lists these, docs/API.md's table does not: refused
-        # as unknown parameters ("Unknown parameters are refused").
+    def test_reference_parameters_of_the_customer_lists_accepted(self):
+        # Every filter of the reference's customer list and of a customer's
+        # rows list is served (docs/API.md), so a Zenskar client's query works.
         C = self.C
-        cases = [("/customers", "expand", "contacts"), ("/customers", "phone_number__ilike", "x"),
-                 ("/customers", "external_id__like", "x"), ("/customers", "email__isnull", "true"),
-                 ("/entitlements", "id__isnull", "true"), ("/entitlements", "name__in", "a,b"),
-                 ("/entitlements/customer/%s" % C, "customer", C),
-                 ("/entitlements/customer/%s" % C, "id__isnull", "false"),
+        for path, name, value in [("/customers", "expand", "contacts"), ("/customers", "apiversion", "2"),
+                                  ("/customers", "phone_number__ilike", "x"),
+                                  ("/customers", "external_id__like", "x"),
+                                  ("/customers", "email__isnull", "true"),
+                                  ("/customers", "created_at__neq", "2026-01-01T00:00:00Z"),
+                                  ("/customers", "communications_enabled", "true"),
+                                  ("/entitlements/customer/%s" % C, "customer", C),
+                                  ("/entitlements/customer/%s" % C, "id__isnull", "false")]:
+            with self.subTest(path=path, name=name):
+                self.assertJson(self.c.get(url(path, [(name, value)])), 200)
+
+    def test_reference_parameters_outside_the_table(self):
+        # Parameters no list of entitled serves: refused as unknown
+        # parameters ("Unknown parameters are refused").
+        C = self.C
+        cases = [("/entitlements", "id__isnull", "true"), ("/entitlements", "name__in", "a,b"),
+                 ("/entitlements", "expand", "x"),
                  ("/entitlements/customer/unique/%s" % C, "contract_id", new_id()),
                  ("/entitlements/customers_balances", "populate_all", "1"),
                  ("/entitlements/customers_balances", "contract_id__isnull", "true"),
@@ -626,6 +638,19 @@ class CustomersList(ServerTestCase, ListMixin):
 
     def new(self, c, **fields):
         return self.make_customer(c, **fields)
+
+    def test_like_is_case_sensitive_and_more_reference_filters(self):
+        c = fresh_client(self)
+        a = self.new(c, external_id="xAbc", phone_number="+1-555", communications_enabled=False)
+        b = self.new(c, external_id="xabc", auto_charge_enabled=False)
+        for params, want in (({"external_id__like": "Ab"}, [a]), ({"external_id__ilike": "Ab"}, [a, b]),
+                             ({"phone_number__like": "555"}, [a]), ({"phone_number__isnull": "true"}, [b]),
+                             ({"communications_enabled": "false"}, [a]),
+                             ({"auto_charge_enabled": "false"}, [b]),
+                             ({"external_id__like": "ab", "expand": "contacts"}, [b])):
+            with self.subTest(**params):
+                body, r = self.get_list(c, "/customers", params)
+                self.assertSet(want, body, r)
 
     def test_shape_items_are_the_customers(self):
         c = fresh_client(self)

@@ -16,8 +16,10 @@ def iso(secs):
 
 
 def overlaps(af, ex, start, end):
-    """[af, ex) overlaps [start, end); None is open on that side."""
-    return (end is None or af is None or af < end) and (start is None or ex is None or ex > start)
+    """[af, ex) overlaps [start, end); None is open on that side. An empty
+    window or an empty range overlaps nothing (docs/API.md)."""
+    return ((end is None or af is None or af < end) and (start is None or ex is None or ex > start)
+            and (af is None or ex is None or af < ex) and (start is None or end is None or start < end))
 
 
 INT_PARSING = "Input should be a valid integer, unable to parse string as an integer"
@@ -57,6 +59,7 @@ class Totals(ServerTestCase):
             ("expired recently", now - 1000, now - 10, 4096),
             ("starts soon", now + 1000, now + 2000, 8192),
             ("one second at start", S, S + 1, 16384),
+            ("empty window inside", S + 300, S + 300, 1048576),
             ("one second before start", S - 1, S, 32768),
             ("one second at end", E - 1, E, 65536),
         ]
