@@ -114,6 +114,37 @@ bool api_read_body(http_req *r, json_t **out) {
     return false;
 }
 
+bool api_path_id(http_req *r, const char *name, char *out) {
+    json_t *errors = json_array();
+    if (api_path_uuid(r, name, out, errors)) {
+        json_decref(errors);
+        return true;
+    }
+    api_reply_errors(r, errors);
+    return false;
+}
+
+void api_reply_customer(http_req *r, const model_customer *c) {
+    jw w;
+    jw_init(&w, 4u << 20); /* nested JSON of up to 1 MiB each */
+    api_write_customer(&w, c);
+    api_reply_jw(r, 200, &w);
+}
+
+void api_reply_entitlement(http_req *r, const model_entitlement *e) {
+    jw w;
+    jw_init(&w, 1u << 20);
+    api_write_entitlement(&w, e);
+    api_reply_jw(r, 200, &w);
+}
+
+void api_reply_grant(http_req *r, const model_grant *g) {
+    jw w;
+    jw_init(&w, 1u << 20);
+    api_write_grant(&w, g);
+    api_reply_jw(r, 200, &w);
+}
+
 bool api_path_uuid(http_req *r, const char *name, char *out, json_t *errors) {
     const char *v = http_param(r, name);
     return validate_path_uuid(name, v ? v : "", out, errors);

@@ -53,6 +53,13 @@ json_t *api_grant_patch_check(const char *ent_s, const char *cust_s, const char 
 
 /* Path UUID parameters in route order; appends their errors. */
 bool api_path_uuid(http_req *r, const char *name, char *out, json_t *errors);
+/* A route's one path UUID; false when the 422 answer is already set. */
+bool api_path_id(http_req *r, const char *name, char *out);
+
+/* 200 with the object. */
+void api_reply_customer(http_req *r, const model_customer *c);
+void api_reply_entitlement(http_req *r, const model_entitlement *e);
+void api_reply_grant(http_req *r, const model_grant *g);
 
 void api_write_grant(jw *w, const model_grant *g);
 /* A row's members after id, entitlement and customer (for list items). */

@@ -128,10 +128,7 @@ void h_customer_create(void *appv, http_req *r) {
         api_reply_store(r, rc, "Customer");
         goto out;
     }
-    jw w;
-    jw_init(&w, 4u << 20);
-    api_write_customer(&w, &c);
-    api_reply_jw(r, 200, &w);
+    api_reply_customer(r, &c);
 out:
     model_customer_clear(&c);
     json_decref(errors);
@@ -140,23 +137,15 @@ out:
 
 void h_customer_get(void *appv, http_req *r) {
     api_app *app = appv;
-    json_t *errors = json_array();
     char id[ID_BUF];
-    if (!api_path_uuid(r, "customer_id", id, errors)) {
-        api_reply_errors(r, errors);
-        return;
-    }
-    json_decref(errors);
+    if (!api_path_id(r, "customer_id", id)) return;
     model_customer c;
     store_rc rc = store_customer_get(app->st, r->org, id, &c);
     if (rc != STORE_OK) {
         api_reply_store(r, rc, "Customer");
         return;
     }
-    jw w;
-    jw_init(&w, 4u << 20);
-    api_write_customer(&w, &c);
-    api_reply_jw(r, 200, &w);
+    api_reply_customer(r, &c);
     model_customer_clear(&c);
 }
 
@@ -242,10 +231,7 @@ void h_customer_update(void *appv, http_req *r) {
         api_reply_store(r, rc, "Customer");
         goto out;
     }
-    jw w;
-    jw_init(&w, 4u << 20);
-    api_write_customer(&w, &c);
-    api_reply_jw(r, 200, &w);
+    api_reply_customer(r, &c);
     model_customer_clear(&c);
 out:
     for (int i = 0; i < F_COUNT; i++) mstr_free(p.text[i]);
@@ -255,13 +241,8 @@ out:
 
 void h_customer_delete(void *appv, http_req *r) {
     api_app *app = appv;
-    json_t *errors = json_array();
     char id[ID_BUF];
-    if (!api_path_uuid(r, "customer_id", id, errors)) {
-        api_reply_errors(r, errors);
-        return;
-    }
-    json_decref(errors);
+    if (!api_path_id(r, "customer_id", id)) return;
     model_customer c;
     store_rc rc = store_customer_delete(app->st, r->org, id, &c);
     if (rc == STORE_CONFLICT) {
@@ -272,9 +253,6 @@ void h_customer_delete(void *appv, http_req *r) {
         api_reply_store(r, rc, "Customer");
         return;
     }
-    jw w;
-    jw_init(&w, 4u << 20);
-    api_write_customer(&w, &c);
-    api_reply_jw(r, 200, &w);
+    api_reply_customer(r, &c);
     model_customer_clear(&c);
 }

@@ -55,10 +55,7 @@ void h_entitlement_create(void *appv, http_req *r) {
         api_reply_store(r, rc, "Entitlement");
         goto out;
     }
-    jw w;
-    jw_init(&w, 1u << 20);
-    api_write_entitlement(&w, &e);
-    api_reply_jw(r, 200, &w);
+    api_reply_entitlement(r, &e);
 out:
     model_entitlement_clear(&e);
     json_decref(errors);
@@ -67,23 +64,15 @@ out:
 
 void h_entitlement_get(void *appv, http_req *r) {
     api_app *app = appv;
-    json_t *errors = json_array();
     char id[ID_BUF];
-    if (!api_path_uuid(r, "entitlement_id", id, errors)) {
-        api_reply_errors(r, errors);
-        return;
-    }
-    json_decref(errors);
+    if (!api_path_id(r, "entitlement_id", id)) return;
     model_entitlement e;
     store_rc rc = store_entitlement_get(app->st, r->org, id, &e);
     if (rc != STORE_OK) {
         api_reply_store(r, rc, "Entitlement");
         return;
     }
-    jw w;
-    jw_init(&w, 1u << 20);
-    api_write_entitlement(&w, &e);
-    api_reply_jw(r, 200, &w);
+    api_reply_entitlement(r, &e);
     model_entitlement_clear(&e);
 }
 
@@ -149,10 +138,7 @@ void h_entitlement_update(void *appv, http_req *r) {
         api_reply_store(r, rc, "Entitlement");
         goto out;
     }
-    jw w;
-    jw_init(&w, 1u << 20);
-    api_write_entitlement(&w, &e);
-    api_reply_jw(r, 200, &w);
+    api_reply_entitlement(r, &e);
     model_entitlement_clear(&e);
 out:
     for (int i = 0; i < U_COUNT; i++) mstr_free(p.text[i]);
@@ -162,13 +148,8 @@ out:
 
 void h_entitlement_delete(void *appv, http_req *r) {
     api_app *app = appv;
-    json_t *errors = json_array();
     char id[ID_BUF];
-    if (!api_path_uuid(r, "entitlement_id", id, errors)) {
-        api_reply_errors(r, errors);
-        return;
-    }
-    json_decref(errors);
+    if (!api_path_id(r, "entitlement_id", id)) return;
     model_entitlement e;
     store_rc rc = store_entitlement_delete(app->st, r->org, id, &e);
     if (rc == STORE_CONFLICT) {
@@ -180,9 +161,6 @@ void h_entitlement_delete(void *appv, http_req *r) {
         api_reply_store(r, rc, "Entitlement");
         return;
     }
-    jw w;
-    jw_init(&w, 1u << 20);
-    api_write_entitlement(&w, &e);
-    api_reply_jw(r, 200, &w);
+    api_reply_entitlement(r, &e);
     model_entitlement_clear(&e);
 }

@@ -99,13 +99,6 @@ static void window_check(json_t *errors, const vval *active, const vval *expiry)
                     active->json);
 }
 
-static void reply_grant(http_req *r, const model_grant *g) {
-    jw w;
-    jw_init(&w, 1u << 20);
-    api_write_grant(&w, g);
-    api_reply_jw(r, 200, &w);
-}
-
 void h_grant_create(void *appv, http_req *r) {
     api_app *app = appv;
     json_t *body = NULL, *errors = json_array();
@@ -174,7 +167,7 @@ void h_grant_create(void *appv, http_req *r) {
                                                      : "Customer entitlement");
         goto out;
     }
-    reply_grant(r, &g);
+    api_reply_grant(r, &g);
 out:
     model_grant_clear(&g);
     model_entitlement_clear(&e);
@@ -206,7 +199,7 @@ void h_grant_get(void *appv, http_req *r) {
         api_reply_store(r, rc, "Customer entitlement");
         return;
     }
-    reply_grant(r, &g);
+    api_reply_grant(r, &g);
     model_grant_clear(&g);
 }
 
@@ -271,7 +264,7 @@ void h_grant_update(void *appv, http_req *r) {
         api_reply_store(r, rc, "Customer entitlement");
         goto out;
     }
-    reply_grant(r, &g);
+    api_reply_grant(r, &g);
     model_grant_clear(&g);
 out:
     json_decref(errors);
@@ -293,7 +286,7 @@ void h_grant_delete(void *appv, http_req *r) {
         api_reply_store(r, rc, "Customer entitlement");
         return;
     }
-    reply_grant(r, &g);
+    api_reply_grant(r, &g);
     model_grant_clear(&g);
 }
 
