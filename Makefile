@@ -39,7 +39,10 @@ format:
 clean:
 	@rm -rf $(BUILD) $(SAN_BUILD)
 
-# Throughput of GET and PATCH with wrk (not a test; see bench/run.sh).
+# Throughput of GET and PATCH with wrk (bench/run.sh), then list pages at any
+# depth over 1,000,000 rows (bench/deep.py; DEEP_ROWS to change). Not tests.
+DEEP_ROWS ?= 1000000
 bench: deps build
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 	@bash bench/run.sh $(BUILD)/entitled
+	@python3 bench/deep.py $(BUILD)/entitled $(DEEP_ROWS)

@@ -2,7 +2,10 @@
 class, HTTP requests, JSON comparison. Python 3 standard library only.
 
 run.py sets BIN (the entitled binary), ROOT (the run's temporary folder) and
-KEEP before the tests are loaded."""
+KEEP before the tests are loaded, and with `--backend postgres` BACKEND and
+PG (a tests/pg/cluster.py Cluster shared by the run): new_db() then makes a
+fresh PostgreSQL database and returns its postgresql:// URL instead of a
+SQLite file path."""
 
 import atexit
 import http.client
@@ -22,6 +25,8 @@ import uuid
 BIN = os.environ.get("ENTITLED_BIN", "")
 ROOT = None  # the run's temporary folder (made by run.py or lazily here)
 KEEP = False
+BACKEND = "sqlite"  # or "postgres" (run.py --backend)
+PG = None           # the run's PostgreSQL cluster when BACKEND is "postgres"
 
 START_TIMEOUT = 20.0   # seconds until GET /healthz must answer 200
 STOP_TIMEOUT = 10.0    # seconds until SIGTERM must end the server
@@ -44,6 +49,20 @@ def new_dir(name):
     """A fresh folder under the run's temporary folder."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80]
     return tempfile.mkdtemp(prefix=safe + "-", dir=root_dir())
+
+
+def new_db(workdir, name="test"):
+    """A fresh, empty database for `--db`: DIR/name.db with SQLite, a new
+    database of the run's cluster (its URL) with PostgreSQL."""
+    if BACKEND == "postgres":
+        return PG.create_db()
+    return os.path.join(workdir, name + ".db")
+
+
+def drop_db(db):
+    """Remove a database new_db made on PostgreSQL (not with --keep)."""
+    if BACKEND == "postgres" and not KEEP and db.startswith("postgresql://"):
+        PG.drop_db(db.rsplit("/", 1)[1])
 
 
 def new_id():
@@ -137,7 +156,7 @@ class Server:
     def __init__(self, workdir, db=None, env=None, use_flags=True, args=()):
         self.workdir = workdir
         self.args = list(args)
-        self.db = db or os.path.join(workdir, "test.db")
+        self.db = db or new_db(workdir)
         self.env = env
         self.use_flags = use_flags
         self.proc = None
@@ -552,7 +571,7 @@ class ServerTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = new_dir(cls.__name__)
-        cls.db = os.path.join(cls.dir, "test.db")
+        cls.db = new_db(cls.dir)
         cls.tenants = [tenant_create(cls.db, "Org %s %d" % (cls.__name__, i))
                        for i in range(1 + cls.extra_tenants)]
         cls.t = cls.tenants[0]
@@ -569,6 +588,8 @@ class ServerTestCase(unittest.TestCase):
                 raise AssertionError(
                     "server did not exit 0 within %gs of SIGTERM (exit %r)\n"
                     "--- server stderr (tail) ---\n%s" % (STOP_TIMEOUT, rc, srv.stderr_tail()))
+        if getattr(cls, "db", None) and (srv is None or not srv.alive()):
+            drop_db(cls.db)
 
     # ---- assertions ----
 

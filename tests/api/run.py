@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
 """Runs the API tests against the real binary.
 
-    python3 tests/api/run.py --bin build/entitled [-k SUBSTRING]... [--keep] [-v]
+    python3 tests/api/run.py --bin build/entitled [-k SUBSTRING]... [--keep]
+                             [--backend sqlite|postgres]
 
 Every module tests/api/test_*.py is loaded (unittest); each test class starts
 its own server on a free port with its own database in a temporary folder.
 Prints one line per test, the failures with the server's stderr, and ends with
 "N passed, N failed" (", N skipped" when any). Exit code 0 only when nothing
 failed. Python 3 standard library only.
+
+With --backend postgres the run starts one throwaway PostgreSQL 15 cluster
+(tests/pg/cluster.py: initdb in a temporary folder, a free port on
+127.0.0.1), each test class gets a fresh database of it (--db
+postgresql://...), and the cluster is removed at the end. PostgreSQL not
+installed is a failure, not a skip.
 """
 
 import argparse
@@ -33,13 +40,36 @@ class Result(unittest.TestResult):
         self.skipped_n = 0
         self._t0 = 0.0
         self._sub_failed = False
+        self._pg_off = 0
 
     def _server_text(self, test):
         srv = getattr(type(test), "server", None) or getattr(test, "server", None)
+        text = ""
         if isinstance(srv, harness.Server):
             tail = srv.stderr_tail(25)
-            return "\n--- server stderr (tail, %s) ---\n%s" % (srv.stderr_path, tail)
-        return ""
+            text = "\n--- server stderr (tail, %s) ---\n%s" % (srv.stderr_path, tail)
+        return text + self._pg_text()
+
+    def _pg_log_size(self):
+        try:
+            return os.path.getsize(harness.PG.log) if harness.PG else 0
+        except OSError:
+            return 0
+
+    def _pg_text(self):
+        """What PostgreSQL logged since the test began (tail), if anything."""
+        if not harness.PG:
+            return ""
+        try:
+            with open(harness.PG.log, "rb") as f:
+                f.seek(self._pg_off)
+                new = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        if not new.strip():
+            return ""
+        return "\n--- postgres log during the test (tail) ---\n%s" % "\n".join(
+            new.splitlines()[-25:])
 
     def _line(self, test, what):
         dt = time.monotonic() - self._t0
@@ -50,6 +80,7 @@ class Result(unittest.TestResult):
         super().startTest(test)
         self._t0 = time.monotonic()
         self._sub_failed = False
+        self._pg_off = self._pg_log_size()
 
     def addSuccess(self, test):
         super().addSuccess(test)
@@ -117,6 +148,8 @@ def main():
     ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING",
                     help="run only tests whose id contains SUBSTRING (repeatable: any)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                    help="the database the servers use (postgres: a throwaway cluster)")
     args = ap.parse_args()
 
     harness.BIN = os.path.abspath(args.bin)
@@ -127,6 +160,19 @@ def main():
     if not (os.path.isfile(harness.BIN) and os.access(harness.BIN, os.X_OK)):
         out.write("not an executable file: %s\n0 passed, 1 failed\n" % harness.BIN)
         return 1
+
+    harness.BACKEND = args.backend
+    cluster = None
+    if args.backend == "postgres":
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pg"))
+        import cluster as pgcluster
+        try:
+            cluster = pgcluster.Cluster(keep=args.keep).start()
+        except Exception as e:  # PostgreSQL missing or not starting: a failure
+            out.write("PostgreSQL cluster: %s: %s\n0 passed, 1 failed\n" % (type(e).__name__, e))
+            harness.cleanup_root()
+            return 1
+        harness.PG = cluster
 
     loader = unittest.TestLoader()
     suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
@@ -139,7 +185,9 @@ def main():
         out.write("no test matches %r\n0 passed, 0 failed\n" % args.k)
         return 1
 
-    out.write("entitled API tests: %s, %d tests, temp %s\n" % (harness.BIN, len(tests), root))
+    out.write("entitled API tests: %s, %d tests, temp %s, backend %s%s\n" % (
+        harness.BIN, len(tests), root, args.backend,
+        " (cluster %s, port %d)" % (cluster.top, cluster.port) if cluster else ""))
     out.flush()
     result = Result(out)
     t0 = time.monotonic()
@@ -152,7 +200,11 @@ def main():
             out.write(text.rstrip() + "\n" + "-" * 70 + "\n")
     if args.keep or result.failed:
         out.write("temporary folder: %s%s\n" % (root, "" if args.keep else " (removed)"))
+        if cluster:
+            out.write("PostgreSQL cluster: %s%s\n" % (cluster.top, "" if args.keep else " (removed)"))
     harness.cleanup_root()
+    if cluster:
+        cluster.destroy()
     out.write("time %.1fs\n" % dt)
     line = "%d passed, %d failed" % (result.passed, len(result.failed))
     if result.skipped_n:

@@ -1,9 +1,11 @@
 """The command line: help, errors, org and key creation, keys stored hashed,
 environment defaults, creating orgs and keys while the server runs."""
 
+import json
 import os
 import sqlite3
 import subprocess
+import time
 import unittest
 
 import harness
@@ -11,12 +13,15 @@ from harness import UUID_RE, Client, Server, ServerTestCase, cli, new_dir, new_i
 
 
 def db_strings(path):
-    """Every text (and blob, as latin-1) value of every table of a SQLite file:
-    (table, column, value) triples."""
+    """Every text (and blob, as latin-1) value of every table of the database
+    (a SQLite file, or a PostgreSQL database read with psql)."""
     return [v for _t, _c, v in db_cells(path)]
 
 
 def db_cells(path):
+    """(table, column, value) triples of db_strings."""
+    if harness.BACKEND == "postgres":
+        return pg_cells(path)
     con = sqlite3.connect(path)
     out = []
     try:
@@ -33,6 +38,58 @@ def db_cells(path):
     finally:
         con.close()
     return out
+
+
+def pg_cells(url):
+    """db_cells for a PostgreSQL database: every base table of every schema
+    but the system ones, each row read as row_to_json; text-like values
+    (text, uuid, date-times... as JSON writes them) are kept as strings and
+    bytea values as latin-1 like SQLite blobs."""
+    name = url.rsplit("/", 1)[1]
+    cols = harness.PG.psql(
+        "SELECT c.table_schema, c.table_name, c.column_name, c.data_type "
+        "FROM information_schema.columns c JOIN information_schema.tables t "
+        "ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
+        "WHERE t.table_type = 'BASE TABLE' AND c.table_schema NOT IN "
+        "('pg_catalog', 'information_schema') ORDER BY 1, 2, c.ordinal_position", db=name)
+    tables = {}
+    for schema, table, col, dtype in cols:
+        tables.setdefault((schema, table), []).append((col, dtype))
+    out = []
+    for (schema, table), columns in tables.items():
+        q = '"%s"."%s"' % (schema.replace('"', '""'), table.replace('"', '""'))
+        for (line,) in harness.PG.psql("SELECT row_to_json(t)::text FROM %s t" % q, db=name):
+            row = json.loads(line)
+            for col, dtype in columns:
+                v = row.get(col)
+                if dtype == "bytea" and isinstance(v, str) and v.startswith("\\x"):
+                    v = bytes.fromhex(v[2:]).decode("latin-1")
+                if isinstance(v, str):
+                    out.append((table, col, v))
+    return out
+
+
+def db_files(db, since):
+    """The files a database's bytes land in: SQLite's file, WAL and journal;
+    PostgreSQL's relation files of the database, the WAL segments written
+    since `since` (time.time()) and the server log."""
+    if harness.BACKEND == "postgres":
+        files = harness.PG.db_files(db.rsplit("/", 1)[1])
+        return [f for f in files
+                if "pg_wal" not in f or os.path.getmtime(f) >= since - 5]
+    return [db + suffix for suffix in ("", "-wal", "-journal") if os.path.exists(db + suffix)]
+
+
+def db_used(db):
+    """The database was written to: the SQLite file exists; the PostgreSQL
+    database (created empty beforehand) has tables."""
+    if harness.BACKEND == "postgres":
+        n = harness.PG.psql(
+            "SELECT count(*) FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+            "AND table_schema NOT IN ('pg_catalog', 'information_schema')",
+            db=db.rsplit("/", 1)[1])
+        return int(n[0][0]) > 0
+    return os.path.exists(db)
 
 
 class CliHelp(unittest.TestCase):
@@ -59,7 +116,8 @@ class CliHelp(unittest.TestCase):
 class CliErrors(unittest.TestCase):
     def setUp(self):
         self.dir = new_dir("cli-errors")
-        self.db = os.path.join(self.dir, "test.db")
+        self.db = harness.new_db(self.dir)
+        self.addCleanup(harness.drop_db, self.db)
 
     def check_error(self, args, db=True):
         r = cli(*args, db=self.db if db else None)
@@ -111,7 +169,8 @@ class CliErrors(unittest.TestCase):
 class CliCreate(unittest.TestCase):
     def setUp(self):
         self.dir = new_dir("cli-create")
-        self.db = os.path.join(self.dir, "test.db")
+        self.db = harness.new_db(self.dir)
+        self.addCleanup(harness.drop_db, self.db)
 
     def test_org_create_prints_one_uuid(self):
         r = cli("org", "create", "--name", "Acme", db=self.db)
@@ -169,6 +228,7 @@ class CliCreate(unittest.TestCase):
             % (alphabet, need, keys, secrets))
 
     def test_key_not_stored_in_clear(self):
+        t0 = time.time()
         org = harness.org_create(self.db)
         keys = [harness.apikey_create(self.db, org) for _ in range(3)]
         prefix = os.path.commonprefix(keys)
@@ -187,14 +247,15 @@ class CliCreate(unittest.TestCase):
         self.assertTrue(cells, "nothing read from %s" % self.db)
         found = [(t, c, n) for t, c, v in cells for n in needles if n in v]
         self.assertEqual(found, [], "a key is stored in clear")
-        # And nowhere in the database files, WAL included.
-        for suffix in ("", "-wal", "-journal"):
-            p = self.db + suffix
-            if os.path.exists(p):
-                with open(p, "rb") as f:
-                    data = f.read()
-                for n in needles:
-                    self.assertNotIn(n.encode(), data, "key bytes found in %s" % p)
+        # And nowhere in the database files, WAL included (with PostgreSQL:
+        # the database's relation files, the recent WAL and the server log).
+        files = db_files(self.db, t0)
+        self.assertTrue(files, "no database file found for %s" % self.db)
+        for p in files:
+            with open(p, "rb") as f:
+                data = f.read()
+            for n in needles:
+                self.assertNotIn(n.encode(), data, "key bytes found in %s" % p)
 
 
 class CliWithServer(ServerTestCase):
@@ -225,12 +286,12 @@ class CliEnvironment(unittest.TestCase):
 
     def test_env_defaults(self):
         d = new_dir("cli-env")
-        db = os.path.join(d, "env.db")
+        db = harness.new_db(d, "env")
         r = cli("org", "create", "--name", "EnvOrg", env={"ENTITLED_DB": db})
         self.assertEqual(r.rc, 0, repr(r))
         org = r.out.strip()
         self.assertRegex(org, UUID_RE)
-        self.assertTrue(os.path.exists(db), "ENTITLED_DB was not used by org create")
+        self.assertTrue(db_used(db), "ENTITLED_DB was not used by org create")
         r = cli("apikey", "create", "--org", org, env={"ENTITLED_DB": db})
         self.assertEqual(r.rc, 0, repr(r))
         key = r.out.strip()
@@ -245,13 +306,13 @@ class CliEnvironment(unittest.TestCase):
 
     def test_flag_overrides_env(self):
         d = new_dir("cli-env2")
-        db_env = os.path.join(d, "env.db")
-        db_flag = os.path.join(d, "flag.db")
+        db_env = harness.new_db(d, "env")
+        db_flag = harness.new_db(d, "flag")
         r = cli("org", "create", "--name", "FlagOrg", db=db_flag, env={"ENTITLED_DB": db_env})
         self.assertEqual(r.rc, 0, repr(r))
-        self.assertTrue(os.path.exists(db_flag), "--db was not used")
-        # the org is in the --db file: a key can be made there, not in the env one
         org = r.out.strip()
+        self.assertTrue(db_used(db_flag), "--db was not used")
+        # the org is in the --db file: a key can be made there, not in the env one
         self.assertEqual(cli("apikey", "create", "--org", org, db=db_flag).rc, 0)
         r2 = cli("apikey", "create", "--org", org, db=db_env)
         self.assertNotEqual(r2.rc, 0, "org found in the ENTITLED_DB file too\n%r" % r2)
