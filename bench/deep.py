@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -125,6 +126,7 @@ def main():
         p99 = us_sorted[min(len(us_sorted) - 1, int(len(us_sorted) * 0.99))]
         print("| %s | %d | %d | %d | %d | %d | %d |" % (name, pages, us[0], statistics.median(us), p99, max(us), us[-1]))
     print("server peak RSS: %s" % re.search(r"VmHWM:\s+(\d+ kB)", rss).group(1))
+    shutil.rmtree(t)  # the database is about 1 GB
 
 
 main()
