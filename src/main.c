@@ -22,11 +22,13 @@ typedef struct {
     const char *value; /* set by parse_flags */
 } setting;
 
-enum { S_LISTEN, S_DB, S_THREADS, S_TIMEOUT, S_MAXCONN, S_NAME, S_ORG, S_COUNT };
+enum { S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_NAME, S_ORG, S_COUNT };
 
 static setting SETTINGS[S_COUNT] = {
     [S_LISTEN] = {"--listen", "ENTITLED_LISTEN", "127.0.0.1:8080", "HOST:PORT to serve on"},
-    [S_DB] = {"--db", "ENTITLED_DB", "./entitled.db", "database: a SQLite file path"},
+    [S_DB] = {"--db", "ENTITLED_DB", "./entitled.db",
+              "database: a SQLite file path, or a postgresql:// URI or key=value conninfo"},
+    [S_POOL] = {"--pool", "ENTITLED_POOL", "8", "PostgreSQL connections kept by this process"},
     [S_THREADS] = {"--threads", "ENTITLED_THREADS", "8", "HTTP worker threads"},
     [S_TIMEOUT] = {"--timeout", "ENTITLED_TIMEOUT", "30",
                    "seconds an idle or stalled connection is kept"},
@@ -36,11 +38,13 @@ static setting SETTINGS[S_COUNT] = {
     [S_ORG] = {"--org", NULL, NULL, "the organisation's UUID"},
 };
 
+#define MAX_FLAGS 6
+
 typedef struct {
     const char *name; /* "org create" */
     int (*run)(void);
     const char *summary;
-    int flags[5]; /* settings it takes, -1 terminated */
+    int flags[MAX_FLAGS]; /* settings it takes, -1 terminated when fewer */
     int required[2];
 } command;
 
@@ -50,7 +54,7 @@ static int cmd_apikey_create(void);
 static int cmd_routes(void);
 
 static const command COMMANDS[] = {
-    {"serve", cmd_serve, "serve the API over HTTP", {S_LISTEN, S_DB, S_THREADS, S_TIMEOUT, S_MAXCONN}, {-1, -1}},
+    {"serve", cmd_serve, "serve the API over HTTP", {S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN}, {-1, -1}},
     {"org create", cmd_org_create, "create an organisation; prints its UUID", {S_NAME, S_DB, -1}, {S_NAME, -1}},
     {"routes", cmd_routes, "list the routes served: METHOD PATH OPERATION_ID, one a line", {-1}, {-1, -1}},
     {"apikey create", cmd_apikey_create, "create an API key; prints the key (shown only once)", {S_ORG, S_DB, -1}, {S_ORG, -1}},
@@ -71,13 +75,13 @@ static void usage(FILE *f) {
 
 static void command_usage(FILE *f, const command *c) {
     fprintf(f, "usage: entitled %s", c->name);
-    for (int i = 0; i < 5 && c->flags[i] >= 0; i++) {
+    for (int i = 0; i < MAX_FLAGS && c->flags[i] >= 0; i++) {
         const setting *s = &SETTINGS[c->flags[i]];
         bool req = c->required[0] == c->flags[i] || c->required[1] == c->flags[i];
         fprintf(f, req ? " %s VALUE" : " [%s VALUE]", s->flag);
     }
     fprintf(f, "\n\n%s\n\nflags:\n", c->summary);
-    for (int i = 0; i < 5 && c->flags[i] >= 0; i++) {
+    for (int i = 0; i < MAX_FLAGS && c->flags[i] >= 0; i++) {
         const setting *s = &SETTINGS[c->flags[i]];
         fprintf(f, "  %-19s %s", s->flag, s->help);
         if (s->dflt) fprintf(f, " (default %s)", s->dflt);
@@ -87,7 +91,7 @@ static void command_usage(FILE *f, const command *c) {
 }
 
 static bool takes(const command *c, int s) {
-    for (int i = 0; i < 5 && c->flags[i] >= 0; i++) {
+    for (int i = 0; i < MAX_FLAGS && c->flags[i] >= 0; i++) {
         if (c->flags[i] == s) return true;
     }
     return false;
@@ -143,15 +147,16 @@ static bool parse_uint(const char *s, unsigned long min, unsigned long max, unsi
     return true;
 }
 
-static store *open_store(const char *who) {
+/* `pool`: PostgreSQL connections to keep (a CLI command needs one) */
+static store *open_store(const char *who, unsigned pool) {
     char err[512];
-    store *st = store_open(get(S_DB), err, sizeof err);
+    store *st = store_open_config(get(S_DB), &(store_config){.pool = pool}, err, sizeof err);
     if (!st) fprintf(stderr, "entitled %s: %s\n", who, err);
     return st;
 }
 
 static int cmd_org_create(void) {
-    store *st = open_store("org create");
+    store *st = open_store("org create", 1);
     if (!st) return 1;
     uid_t16 u;
     char id[ID_BUF];
@@ -179,7 +184,7 @@ static int cmd_apikey_create(void) {
         fprintf(stderr, "entitled apikey create: --org must be an organisation UUID: %s\n", o);
         return 1;
     }
-    store *st = open_store("apikey create");
+    store *st = open_store("apikey create", 1);
     if (!st) return 1;
     store_rc rc = store_org_exists(st, org);
     if (rc != STORE_OK) {
@@ -218,7 +223,7 @@ static int cmd_routes(void) {
 static int cmd_serve(void) {
     const char *listen = get(S_LISTEN);
     const char *colon = strrchr(listen, ':');
-    unsigned long port, threads, timeout, maxconn;
+    unsigned long port, threads, timeout, maxconn, pool;
     char host[64];
     if (!colon || (size_t)(colon - listen) >= sizeof host || !parse_uint(colon + 1, 1, 65535, &port)) {
         fprintf(stderr, "entitled serve: --listen must be HOST:PORT, got '%s'\n", listen);
@@ -238,7 +243,11 @@ static int cmd_serve(void) {
         fprintf(stderr, "entitled serve: --max-connections must be 1..100000\n");
         return 2;
     }
-    store *st = open_store("serve");
+    if (!parse_uint(get(S_POOL), 1, 1024, &pool)) {
+        fprintf(stderr, "entitled serve: --pool must be 1..1024\n");
+        return 2;
+    }
+    store *st = open_store("serve", (unsigned)pool);
     if (!st) return 1;
 
     /* SIGTERM and SIGINT are taken by sigwait() below, in this thread only:

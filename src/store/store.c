@@ -1,20 +1,21 @@
 #include "store/store.h"
 
+#include "store/store_pg.h"
 #include "store/store_sqlite.h"
 
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
-store *store_open(const char *dsn, char *err, size_t errcap) {
-    /* A connection URI or key=value conninfo will select PostgreSQL once that
-     * backend exists; until then it is refused rather than taken as a file. */
+store *store_open_config(const char *dsn, const store_config *cfg, char *err, size_t errcap) {
     if (strncmp(dsn, "postgresql://", 13) == 0 || strncmp(dsn, "postgres://", 11) == 0 ||
-        strstr(dsn, "dbname=") || strstr(dsn, "host=")) {
-        snprintf(err, errcap, "PostgreSQL is not supported by this build yet: %s", dsn);
-        return NULL;
-    }
+        strchr(dsn, '='))
+        return store_pg_open(dsn, cfg && cfg->pool ? cfg->pool : 8, err, errcap);
     return store_sqlite_open(dsn, err, errcap);
+}
+
+store *store_open(const char *dsn, char *err, size_t errcap) {
+    return store_open_config(dsn, NULL, err, errcap);
 }
 
 void store_close(store *s) {

@@ -169,9 +169,17 @@ struct store {
     const store_ops *ops;
 };
 
-/* Open the database named by `dsn` (a file path means SQLite), creating or
- * migrating its schema. On failure returns NULL with `err` filled. */
+/* Open the database named by `dsn`, creating or migrating its schema: a
+ * postgresql:// (or postgres://) URI or a key=value conninfo (any '=')
+ * means PostgreSQL, anything else is a SQLite file path. On failure returns
+ * NULL with `err` filled. */
 store *store_open(const char *dsn, char *err, size_t errcap);
+
+typedef struct {
+    unsigned pool; /* PostgreSQL: connections kept by this process; 0 for 8 */
+} store_config;
+
+store *store_open_config(const char *dsn, const store_config *cfg, char *err, size_t errcap);
 void store_close(store *s);
 
 const char *store_rc_name(store_rc rc);

@@ -14,6 +14,8 @@
  * commit, so a write answered 200 survives kill -9 and power loss. */
 #include "store/store_sqlite.h"
 
+#include "store/store_sql.h"
+
 #include "domain/dt.h"
 
 #include <locale.h>
@@ -220,23 +222,11 @@ static uint32_t fold(uint32_t cp) {
     return fold_locale ? (uint32_t)towlower_l((wint_t)cp, fold_locale) : cp;
 }
 
-/* Decode UTF-8 into folded code points; a byte that starts no valid sequence
- * stands for itself. Returns the count. */
+/* Text as folded code points (store_sql.c decodes it, as PostgreSQL's
+ * needles are read too). Returns the count. */
 static size_t fold_text(const unsigned char *s, size_t n, uint32_t *out) {
-    size_t k = 0;
-    for (size_t i = 0; i < n;) {
-        uint32_t cp = s[i];
-        size_t len = 1;
-        if (cp >= 0xC0 && cp < 0xE0 && i + 1 < n) cp = (cp & 0x1F) << 6 | (s[i + 1] & 0x3F), len = 2;
-        else if (cp >= 0xE0 && cp < 0xF0 && i + 2 < n)
-            cp = (cp & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F), len = 3;
-        else if (cp >= 0xF0 && i + 3 < n)
-            cp = (cp & 0x07) << 18 | (uint32_t)(s[i + 1] & 0x3F) << 12 |
-                 (uint32_t)(s[i + 2] & 0x3F) << 6 | (s[i + 3] & 0x3F),
-            len = 4;
-        out[k++] = fold(cp);
-        i += len;
-    }
+    size_t k = sql_decode_loose(s, n, out);
+    for (size_t i = 0; i < k; i++) out[i] = fold(out[i]);
     return k;
 }
 
@@ -912,320 +902,14 @@ static store_rc sq_customer_delete(store *s, const char *org, const char *id,
 }
 
 /* ---- lists ------------------------------------------------------------------
- * The SQL of a list is built from the query: fields are looked up in the
- * list's whitelist below (nothing a client sends reaches the SQL text), and
- * every value is a bound parameter. */
+ * The SQL is built by store_sql.c (shared with PostgreSQL); here it is bound,
+ * stepped and read. */
 
-typedef struct {
-    const char *field;
-    const char *sql;
-    bool nullable;
-} sq_field;
-
-static const sq_field ENT_FIELDS[] = {
-    {"id", "t.id", false},
-    {"entitlement", "t.id", false},
-    {"name", "t.name", false},
-    {"description", "t.description", true},
-    {"created_at", "t.created_at", false},
-    {"entitlement_type", "t.entitlement_type", true},
-    {"is_active", "t.is_active", true},
-    {"product_id", "t.product_id", true},
-    {NULL, NULL, false},
-};
-static const sq_field CUST_FIELDS[] = {
-    {"id", "t.id", false},
-    {"customer_name", "t.customer_name", false},
-    {"external_id", "t.external_id", true},
-    {"email", "t.email", true},
-    {"phone_number", "t.phone_number", true},
-    {"communications_enabled", "t.communications_enabled", true},
-    {"auto_charge_enabled", "t.auto_charge_enabled", true},
-    {"business_entity_id", "t.business_entity_id", true},
-    {"created_at", "t.created_at", false},
-    {NULL, NULL, false},
-};
-static const sq_field GRANT_FIELDS[] = {
-    {"id", "t.id", false},
-    {"customer", "t.customer_id", false},
-    {"entitlement", "t.entitlement_id", false},
-    {"contract_id", "t.contract_id", true},
-    {"quantity", "t.quantity", true},
-    {"quantity_used", "t.quantity_used", true},
-    {"created_at", "t.created_at", false},
-    {"active_from", "t.active_from", true},
-    {"expiry_at", "t.expiry_at", true},
-    {NULL, NULL, false},
-};
-
-static const sq_field *field_of(list_kind k, const char *name) {
-    const sq_field *f = k == LIST_CUSTOMERS ? CUST_FIELDS
-                        : k == LIST_GRANTS  ? GRANT_FIELDS
-                                            : ENT_FIELDS;
-    for (; f->field; f++)
-        if (strcmp(f->field, name) == 0) return f;
-    return NULL;
-}
-
-#define LIST_MAX_BINDS (400 + LIST_MAX_FILTERS * 2 + 32)
-
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-    /* every filter value (api/query.h caps them at QUERY_MAX_VALUES = 400),
-     * the position, the organisation, the search and the customer */
-    list_value binds[LIST_MAX_BINDS];
-    bool bind_null[LIST_MAX_BINDS];
-    int nbinds;
-} sqlb;
-
-static void sb_add(sqlb *b, const char *s) {
-    size_t n = strlen(s);
-    if (b->failed) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb) {
-            b->failed = true;
-            return;
-        }
-        b->buf = nb;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, s, n + 1);
-    b->len += n;
-}
-
-/* Append "?N" bound to `v` (or NULL). */
-static void sb_bind(sqlb *b, const list_value *v) {
-    if (b->nbinds >= (int)(sizeof b->binds / sizeof b->binds[0])) {
-        b->failed = true;
-        return;
-    }
-    b->bind_null[b->nbinds] = v == NULL;
-    if (v) b->binds[b->nbinds] = *v;
-    b->nbinds++;
-    char p[16];
-    snprintf(p, sizeof p, "?%d", b->nbinds);
-    sb_add(b, p);
-}
-
-static void sb_bind_text(sqlb *b, const char *s) {
-    list_value v = {.type = LV_TEXT, .s = s, .len = strlen(s)};
-    sb_bind(b, &v);
-}
-
-static const char *op_sql(list_op op) {
-    switch (op) {
-    case LOP_GT: return " > ";
-    case LOP_GTE: return " >= ";
-    case LOP_LT: return " < ";
-    case LOP_LTE: return " <= ";
-    case LOP_NEQ: return " <> ";
-    default: return " = ";
-    }
-}
-
-/* WHERE conditions of the filters and search (each "AND ..."). */
-static void sb_filters(sqlb *b, const list_query *q) {
-    for (size_t i = 0; i < q->nfilters; i++) {
-        const list_filter *f = &q->filters[i];
-        const sq_field *col = field_of(q->kind, f->field);
-        if (!col) {
-            b->failed = true;
-            return;
-        }
-        sb_add(b, " AND ");
-        switch (f->op) {
-        case LOP_ISNULL:
-            sb_add(b, col->sql);
-            sb_add(b, f->values[0].b ? " IS NULL" : " IS NOT NULL");
-            break;
-        case LOP_IN:
-            sb_add(b, col->sql);
-            sb_add(b, " IN (");
-            for (size_t k = 0; k < f->nvalues; k++) {
-                if (k) sb_add(b, ", ");
-                sb_bind(b, &f->values[k]);
-            }
-            sb_add(b, ")");
-            break;
-        case LOP_LIKE:
-            /* instr() compares bytes: a case-sensitive substring */
-            sb_add(b, "instr(");
-            sb_add(b, col->sql);
-            sb_add(b, ", ");
-            sb_bind(b, &f->values[0]);
-            sb_add(b, ") > 0");
-            break;
-        case LOP_ILIKE:
-            sb_add(b, "ci_contains(");
-            sb_add(b, col->sql);
-            sb_add(b, ", ");
-            sb_bind(b, &f->values[0]);
-            sb_add(b, ")");
-            break;
-        case LOP_NEQ:
-            /* SQL's <> drops nulls; "not equal" keeps them */
-            sb_add(b, "(");
-            sb_add(b, col->sql);
-            sb_add(b, " IS NULL OR ");
-            sb_add(b, col->sql);
-            sb_add(b, " <> ");
-            sb_bind(b, &f->values[0]);
-            sb_add(b, ")");
-            break;
-        default:
-            sb_add(b, col->sql);
-            sb_add(b, op_sql(f->op));
-            sb_bind(b, &f->values[0]);
-        }
-    }
-    if (q->search && q->search_len) {
-        static const char *const SEARCH[] = {
-            [LIST_ENTITLEMENTS] = "t.name\\t.description",
-            [LIST_CUSTOMERS] = "t.customer_name\\t.email\\t.external_id",
-            [LIST_GRANTS] = "e.name",
-            [LIST_UNIQUE] = "t.name",
-        };
-        char cols[128];
-        snprintf(cols, sizeof cols, "%s%s", SEARCH[q->kind],
-                 q->kind == LIST_GRANTS && q->search_customers ? "\\c.customer_name" : "");
-        sb_add(b, " AND (");
-        int first = 1;
-        for (char *save = NULL, *c = strtok_r(cols, "\\", &save); c;
-             c = strtok_r(NULL, "\\", &save)) {
-            if (!first) sb_add(b, " OR ");
-            first = 0;
-            list_value v = {.type = LV_TEXT, .s = q->search, .len = q->search_len};
-            sb_add(b, "ci_contains(");
-            sb_add(b, c);
-            sb_add(b, ", ");
-            sb_bind(b, &v);
-            sb_add(b, ")");
-        }
-        sb_add(b, ")");
-    }
-}
-
-/* Keyset reading, one segment at a time. A nullable sort field orders its
- * rows in two segments, nulls first ascending and last descending; each
- * segment is read by its own query, which an index on (org, field, id) serves
- * as a plain range (an OR across the two segments would defeat it). */
-typedef enum { SEG_VALUES, SEG_NULLS } segment;
-
-/* The segment's condition, and the position's when it lies in it. */
-static void sb_segment(sqlb *b, const list_query *q, const sq_field *s, bool asc, segment seg,
-                       bool from_position) {
-    list_value idv = {.type = LV_TEXT, .s = q->after_id, .len = strlen(q->after_id)};
-    const char *gt = asc ? " > " : " < ";
-    if (s->nullable) {
-        sb_add(b, " AND ");
-        sb_add(b, s->sql);
-        sb_add(b, seg == SEG_NULLS ? " IS NULL" : " IS NOT NULL");
-    }
-    if (!from_position) return;
-    if (seg == SEG_NULLS || strcmp(s->sql, "t.id") == 0) {
-        sb_add(b, " AND t.id");
-        sb_add(b, gt);
-        sb_bind(b, &idv);
-        return;
-    }
-    /* a row value comparison, which SQLite reads from the index */
-    sb_add(b, " AND (");
-    sb_add(b, s->sql);
-    sb_add(b, ", t.id)");
-    sb_add(b, gt);
-    sb_add(b, "(");
-    sb_bind(b, &q->after);
-    sb_add(b, ", ");
-    sb_bind(b, &idv);
-    sb_add(b, ")");
-}
-
-static void sb_from(sqlb *b, const list_query *q, bool count) {
-    list_value org = {.type = LV_TEXT, .s = q->org, .len = strlen(q->org)};
-    switch (q->kind) {
-    case LIST_ENTITLEMENTS:
-        sb_add(b, count ? "SELECT COUNT(*)" : "SELECT t.id, t.name, t.description, "
-                          "t.entitlement_type, t.units, t.is_active, t.product_id, t.created_at, "
-                          "t.updated_at");
-        sb_add(b, " FROM entitlements t WHERE t.org_id = ");
-        sb_bind(b, &org);
-        break;
-    case LIST_CUSTOMERS:
-        sb_add(b, count ? "SELECT COUNT(*)" : "SELECT t.id, t.customer_name, t.external_id, "
-                          "t.email, t.phone_number, t.business_entity_id, "
-                          "t.communications_enabled, t.auto_charge_enabled, t.custom_data, "
-                          "t.address, t.ship_to_address, t.tax_info, t.connector, t.created_at, "
-                          "t.updated_at");
-        sb_add(b, " FROM customers t WHERE t.org_id = ");
-        sb_bind(b, &org);
-        break;
-    case LIST_GRANTS:
-        if (count && !(q->search && q->search_len)) {
-            /* every row has its entitlement and customer (foreign keys):
-             * counting needs no join, and reads only an index */
-            sb_add(b, "SELECT COUNT(*) FROM customer_entitlements t WHERE t.org_id = ");
-            sb_bind(b, &org);
-            break;
-        }
-        sb_add(b, count ? "SELECT COUNT(*)"
-                        : "SELECT t.id, t.entitlement_id, t.customer_id, t.active_from, "
-                          "t.expiry_at, t.quantity, t.quantity_used, t.contract_id, "
-                          "t.source_type, t.source_id, t.block_amount, t.invoice_id, t.event, "
-                          "t.numeric_value, t.feature_option_value, t.status, t.created_at, "
-                          "t.updated_at, e.name, e.units, e.entitlement_type, e.product_id, "
-                          "c.customer_name, c.email");
-        sb_add(b, " FROM customer_entitlements t JOIN entitlements e ON e.id = t.entitlement_id"
-                  " JOIN customers c ON c.id = t.customer_id WHERE t.org_id = ");
-        sb_bind(b, &org);
-        break;
-    case LIST_UNIQUE: {
-        list_value now = {.type = LV_TIME, .t = q->now};
-        if (count) {
-            sb_add(b, "SELECT COUNT(*)");
-        } else {
-            sb_add(b, "SELECT t.id, t.name, t.description, t.entitlement_type, t.units, "
-                      "t.is_active, t.product_id, t.created_at, t.updated_at, "
-                      "(SELECT COALESCE(SUM(COALESCE(x.quantity, 0)), 0) FROM "
-                      "customer_entitlements x WHERE x.org_id = t.org_id AND x.entitlement_id = "
-                      "t.id AND x.customer_id = ");
-            sb_bind_text(b, q->unique_customer);
-            sb_add(b, " AND (x.expiry_at IS NULL OR x.expiry_at > ");
-            sb_bind(b, &now);
-            sb_add(b, ")), (SELECT COALESCE(SUM(COALESCE(x.quantity_used, 0)), 0) FROM "
-                      "customer_entitlements x WHERE x.org_id = t.org_id AND x.entitlement_id = "
-                      "t.id AND x.customer_id = ");
-            sb_bind_text(b, q->unique_customer);
-            sb_add(b, " AND (x.expiry_at IS NULL OR x.expiry_at > ");
-            sb_bind(b, &now);
-            sb_add(b, ")), (SELECT COUNT(*) FROM customer_entitlements x WHERE x.org_id = "
-                      "t.org_id AND x.entitlement_id = t.id AND x.customer_id = ");
-            sb_bind_text(b, q->unique_customer);
-            sb_add(b, " AND x.expiry_at IS NOT NULL AND x.expiry_at <= ");
-            sb_bind(b, &now);
-            sb_add(b, ")");
-        }
-        sb_add(b, " FROM entitlements t WHERE t.org_id = ");
-        sb_bind(b, &org);
-        sb_add(b, " AND EXISTS (SELECT 1 FROM customer_entitlements x WHERE x.org_id = t.org_id"
-                  " AND x.customer_id = ");
-        sb_bind_text(b, q->unique_customer);
-        sb_add(b, " AND x.entitlement_id = t.id)");
-        break;
-    }
-    }
-}
-
-static int bind_all(sqlite3_stmt *st, const sqlb *b) {
+static int bind_all(sqlite3_stmt *st, const sql_builder *b) {
     for (int i = 0; i < b->nbinds; i++) {
         const list_value *v = &b->binds[i];
         int rc;
-        if (b->bind_null[i]) rc = sqlite3_bind_null(st, i + 1);
-        else if (v->type == LV_TEXT)
+        if (v->type == LV_TEXT)
             rc = sqlite3_bind_text64(st, i + 1, v->s, v->len, SQLITE_STATIC, SQLITE_UTF8);
         else if (v->type == LV_NUM) rc = sqlite3_bind_double(st, i + 1, v->n);
         else if (v->type == LV_TIME) rc = sqlite3_bind_int64(st, i + 1, v->t);
@@ -1235,14 +919,9 @@ static int bind_all(sqlite3_stmt *st, const sqlb *b) {
     return SQLITE_OK;
 }
 
-static void sb_free(sqlb *b) {
-    free(b->buf);
-}
-
 static store_rc run_count(conn *c, const list_query *q, int64_t *total) {
-    sqlb b = {0};
-    sb_from(&b, q, true);
-    sb_filters(&b, q);
+    sql_builder b = {0};
+    sql_list_count(&b, &SQL_SQLITE, q);
     store_rc r = STORE_ERROR;
     sqlite3_stmt *st = NULL;
     if (!b.failed && sqlite3_prepare_v2(c->db, b.buf, -1, &st, NULL) == SQLITE_OK &&
@@ -1257,28 +936,15 @@ static store_rc run_count(conn *c, const list_query *q, int64_t *total) {
     }
     if (r != STORE_OK) log_db(c->db, "list count");
     sqlite3_finalize(st);
-    sb_free(&b);
+    sql_builder_free(&b);
     return r;
 }
 
 /* Read up to `want` rows of one segment, appending to `out`. */
-static store_rc list_segment(conn *c, const list_query *q, const sq_field *sf, bool asc,
-                             segment seg, bool from_position, size_t want, list_result *out,
-                             size_t cap) {
-    sqlb b = {0};
-    sb_from(&b, q, false);
-    sb_filters(&b, q);
-    sb_segment(&b, q, sf, asc, seg, from_position);
-    sb_add(&b, " ORDER BY ");
-    if (seg == SEG_VALUES && strcmp(sf->sql, "t.id") != 0) {
-        sb_add(&b, sf->sql);
-        sb_add(&b, asc ? " ASC, " : " DESC, ");
-    }
-    sb_add(&b, asc ? "t.id ASC" : "t.id DESC");
-    char lim[32];
-    snprintf(lim, sizeof lim, " LIMIT %zu", want);
-    sb_add(&b, lim);
-
+static store_rc list_segment(conn *c, const list_query *q, const sql_field *sf, sql_segment seg,
+                             bool from_position, size_t want, list_result *out, size_t cap) {
+    sql_builder b = {0};
+    sql_list_rows(&b, &SQL_SQLITE, q, sf, seg, from_position, want);
     store_rc r = STORE_ERROR;
     sqlite3_stmt *st = NULL;
     if (b.failed) goto done;
@@ -1329,16 +995,15 @@ static store_rc list_segment(conn *c, const list_query *q, const sq_field *sf, b
     r = STORE_OK;
 done:
     sqlite3_finalize(st);
-    sb_free(&b);
+    sql_builder_free(&b);
     return r;
 }
 
 static store_rc sq_list(store *s, const list_query *q, list_result *out) {
     memset(out, 0, sizeof(*out));
     CONN_OR_FAIL(c, s);
-    const sq_field *sf = field_of(q->kind == LIST_UNIQUE ? LIST_ENTITLEMENTS : q->kind, q->sort);
+    const sql_field *sf = sql_field_of(q->kind == LIST_UNIQUE ? LIST_ENTITLEMENTS : q->kind, q->sort);
     if (!sf || q->limit < 1) return STORE_ERROR;
-    bool asc = q->desc == q->backward; /* reading order */
     size_t cap = (size_t)q->limit;
     switch (q->kind) {
     case LIST_ENTITLEMENTS: out->ents = calloc(cap, sizeof *out->ents); break;
@@ -1348,16 +1013,11 @@ static store_rc sq_list(store *s, const list_query *q, list_result *out) {
     }
     if (!out->ents && !out->custs && !out->grants && !out->uniq) return STORE_ERROR;
     /* the segments in reading order, from the one holding the position */
-    segment order[2] = {asc ? SEG_NULLS : SEG_VALUES, asc ? SEG_VALUES : SEG_NULLS};
-    int first = 0;
-    if (!sf->nullable) order[0] = SEG_VALUES;
-    else if (q->has_after) first = (q->after_null ? SEG_NULLS : SEG_VALUES) == order[0] ? 0 : 1;
-    int nseg = sf->nullable ? 2 : 1;
+    sql_segment seg[2];
+    int nseg = sql_segments(q, sf, seg);
     store_rc r = STORE_OK;
-    for (int k = first; k < nseg && r == STORE_OK && !out->more; k++) {
-        bool at = q->has_after && k == first;
-        r = list_segment(c, q, sf, asc, order[k], at, cap + 1 - out->n, out, cap);
-    }
+    for (int k = 0; k < nseg && r == STORE_OK && !out->more; k++)
+        r = list_segment(c, q, sf, seg[k], q->has_after && k == 0, cap + 1 - out->n, out, cap);
     if (r == STORE_OK && !q->skip_total) r = run_count(c, q, &out->total);
     if (r != STORE_OK) list_result_clear(out);
     return r;

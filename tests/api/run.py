@@ -40,7 +40,7 @@ class Result(unittest.TestResult):
         self.skipped_n = 0
         self._t0 = 0.0
         self._sub_failed = False
-        self._pg_off = 0
+        self._pg_off = self._pg_log_size()
 
     def _server_text(self, test):
         srv = getattr(type(test), "server", None) or getattr(test, "server", None)

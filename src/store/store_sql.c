@@ -1,0 +1,424 @@
+#include "store/store_sql.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const sql_dialect SQL_SQLITE = {
+    .placeholder = '?',
+    /* a function of store_sqlite.c: SQLite's LIKE folds ASCII only and
+     * stops at a NUL */
+    .ci_contains = "ci_contains(%s, %s)",
+    /* instr() compares bytes: a case-sensitive substring */
+    .cs_contains = "instr(%s, %s) > 0",
+    .unique_sum = "COALESCE(SUM(COALESCE(%s, 0)), 0)",
+    .bytes_of = NULL,
+    .sort_key = NULL,
+};
+
+/* ---- fields ------------------------------------------------------------- */
+
+static const sql_field ENT_FIELDS[] = {
+    {"id", "t.id", false, true},
+    {"entitlement", "t.id", false, true},
+    {"name", "t.name", false, true},
+    {"description", "t.description", true, true},
+    {"created_at", "t.created_at", false, false},
+    {"entitlement_type", "t.entitlement_type", true, true},
+    {"is_active", "t.is_active", true, false},
+    {"product_id", "t.product_id", true, true},
+    {NULL, NULL, false, false},
+};
+static const sql_field CUST_FIELDS[] = {
+    {"id", "t.id", false, true},
+    {"customer_name", "t.customer_name", false, true},
+    {"external_id", "t.external_id", true, true},
+    {"email", "t.email", true, true},
+    {"phone_number", "t.phone_number", true, true},
+    {"communications_enabled", "t.communications_enabled", true, false},
+    {"auto_charge_enabled", "t.auto_charge_enabled", true, false},
+    {"business_entity_id", "t.business_entity_id", true, true},
+    {"created_at", "t.created_at", false, false},
+    {NULL, NULL, false, false},
+};
+static const sql_field GRANT_FIELDS[] = {
+    {"id", "t.id", false, true},
+    {"customer", "t.customer_id", false, true},
+    {"entitlement", "t.entitlement_id", false, true},
+    {"contract_id", "t.contract_id", true, true},
+    {"quantity", "t.quantity", true, false},
+    {"quantity_used", "t.quantity_used", true, false},
+    {"created_at", "t.created_at", false, false},
+    {"active_from", "t.active_from", true, false},
+    {"expiry_at", "t.expiry_at", true, false},
+    {NULL, NULL, false, false},
+};
+
+const sql_field *sql_field_of(list_kind k, const char *name) {
+    const sql_field *f = k == LIST_CUSTOMERS ? CUST_FIELDS
+                         : k == LIST_GRANTS  ? GRANT_FIELDS
+                                             : ENT_FIELDS;
+    for (; f->field; f++)
+        if (strcmp(f->field, name) == 0) return f;
+    return NULL;
+}
+
+/* ---- the builder -------------------------------------------------------- */
+
+static void sb_addn(sql_builder *b, const char *s, size_t n) {
+    if (b->failed) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (!nb) {
+            b->failed = true;
+            return;
+        }
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+static void sb_add(sql_builder *b, const char *s) {
+    sb_addn(b, s, strlen(s));
+}
+
+/* Append the next placeholder, bound to `v`. */
+static void sb_bind_as(sql_builder *b, const sql_dialect *d, const list_value *v, bool raw) {
+    if (b->nbinds >= SQL_MAX_BINDS) {
+        b->failed = true;
+        return;
+    }
+    b->binds[b->nbinds] = *v;
+    b->raw[b->nbinds] = raw;
+    b->nbinds++;
+    char p[16];
+    snprintf(p, sizeof p, "%c%d", d->placeholder, b->nbinds);
+    sb_add(b, p);
+}
+
+static void sb_bind(sql_builder *b, const sql_dialect *d, const list_value *v) {
+    sb_bind_as(b, d, v, false);
+}
+
+static void sb_bind_text(sql_builder *b, const sql_dialect *d, const char *s) {
+    list_value v = {.type = LV_TEXT, .s = s, .len = strlen(s)};
+    sb_bind(b, d, &v);
+}
+
+/* Append a dialect template: its first "%s" is `col`, the next `v` bound
+ * (without a column, the first is `v`). */
+static void sb_template(sql_builder *b, const sql_dialect *d, const char *tmpl, const char *col,
+                        const list_value *v, bool raw) {
+    for (const char *p; (p = strstr(tmpl, "%s")); tmpl = p + 2) {
+        sb_addn(b, tmpl, (size_t)(p - tmpl));
+        if (col) sb_add(b, col);
+        else sb_bind_as(b, d, v, raw);
+        col = NULL;
+    }
+    sb_add(b, tmpl);
+}
+
+void sql_builder_free(sql_builder *b) {
+    free(b->buf);
+    b->buf = NULL;
+}
+
+static const char *op_sql(list_op op) {
+    switch (op) {
+    case LOP_GT: return " > ";
+    case LOP_GTE: return " >= ";
+    case LOP_LT: return " < ";
+    case LOP_LTE: return " <= ";
+    case LOP_NEQ: return " <> ";
+    default: return " = ";
+    }
+}
+
+/* WHERE conditions of the filters and search (each "AND ..."). */
+static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q) {
+    for (size_t i = 0; i < q->nfilters; i++) {
+        const list_filter *f = &q->filters[i];
+        const sql_field *col = sql_field_of(q->kind, f->field);
+        if (!col) {
+            b->failed = true;
+            return;
+        }
+        sb_add(b, " AND ");
+        switch (f->op) {
+        case LOP_ISNULL:
+            sb_add(b, col->sql);
+            sb_add(b, f->values[0].b ? " IS NULL" : " IS NOT NULL");
+            break;
+        case LOP_IN:
+            sb_add(b, col->sql);
+            sb_add(b, " IN (");
+            for (size_t k = 0; k < f->nvalues; k++) {
+                if (k) sb_add(b, ", ");
+                sb_bind(b, d, &f->values[k]);
+            }
+            sb_add(b, ")");
+            break;
+        case LOP_LIKE: sb_template(b, d, d->cs_contains, col->sql, &f->values[0], false); break;
+        case LOP_ILIKE: sb_template(b, d, d->ci_contains, col->sql, &f->values[0], false); break;
+        case LOP_NEQ:
+            /* SQL's <> drops nulls; "not equal" keeps them */
+            sb_add(b, "(");
+            sb_add(b, col->sql);
+            sb_add(b, " IS NULL OR ");
+            sb_add(b, col->sql);
+            sb_add(b, " <> ");
+            sb_bind(b, d, &f->values[0]);
+            sb_add(b, ")");
+            break;
+        default:
+            sb_add(b, col->sql);
+            sb_add(b, op_sql(f->op));
+            sb_bind(b, d, &f->values[0]);
+        }
+    }
+    if (q->search && q->search_len) {
+        static const char *const SEARCH[] = {
+            [LIST_ENTITLEMENTS] = "t.name\\t.description",
+            [LIST_CUSTOMERS] = "t.customer_name\\t.email\\t.external_id",
+            [LIST_GRANTS] = "e.name",
+            [LIST_UNIQUE] = "t.name",
+        };
+        char cols[128];
+        snprintf(cols, sizeof cols, "%s%s", SEARCH[q->kind],
+                 q->kind == LIST_GRANTS && q->search_customers ? "\\c.customer_name" : "");
+        sb_add(b, " AND (");
+        int first = 1;
+        for (char *save = NULL, *c = strtok_r(cols, "\\", &save); c;
+             c = strtok_r(NULL, "\\", &save)) {
+            if (!first) sb_add(b, " OR ");
+            first = 0;
+            list_value v = {.type = LV_TEXT, .s = q->search, .len = q->search_len};
+            sb_template(b, d, d->ci_contains, c, &v, false);
+        }
+        sb_add(b, ")");
+    }
+}
+
+bool sql_reading_asc(const list_query *q) {
+    return q->desc == q->backward;
+}
+
+int sql_segments(const list_query *q, const sql_field *sf, sql_segment out[2]) {
+    bool asc = sql_reading_asc(q);
+    if (!sf->nullable) {
+        out[0] = SQL_SEG_VALUES;
+        return 1;
+    }
+    out[0] = asc ? SQL_SEG_NULLS : SQL_SEG_VALUES;
+    out[1] = asc ? SQL_SEG_VALUES : SQL_SEG_NULLS;
+    if (q->has_after && (q->after_null ? SQL_SEG_NULLS : SQL_SEG_VALUES) != out[0]) {
+        out[0] = out[1];
+        return 1;
+    }
+    return 2;
+}
+
+/* The segment's condition, and the position's when it lies in it. */
+static void sb_segment(sql_builder *b, const sql_dialect *d, const list_query *q,
+                       const sql_field *s, sql_segment seg, bool from_position) {
+    list_value idv = {.type = LV_TEXT, .s = q->after_id, .len = strlen(q->after_id)};
+    const char *gt = sql_reading_asc(q) ? " > " : " < ";
+    if (s->nullable) {
+        sb_add(b, " AND ");
+        sb_add(b, s->sql);
+        sb_add(b, seg == SQL_SEG_NULLS ? " IS NULL" : " IS NOT NULL");
+    }
+    if (!from_position) return;
+    if (seg == SQL_SEG_NULLS || strcmp(s->sql, "t.id") == 0) {
+        sb_add(b, " AND t.id");
+        sb_add(b, gt);
+        sb_bind(b, d, &idv);
+        return;
+    }
+    /* a row value comparison, which the index serves as a range */
+    bool raw = d->bytes_of && q->after.type == LV_TEXT &&
+               !sql_utf8_valid(q->after.s, q->after.len);
+    bool key = d->sort_key && s->text && !raw;
+    sb_add(b, " AND (");
+    if (key) {
+        sb_template(b, d, d->sort_key, s->sql, NULL, false);
+        sb_add(b, ", ");
+    }
+    if (raw) sb_template(b, d, d->bytes_of, s->sql, NULL, false);
+    else sb_add(b, s->sql);
+    sb_add(b, ", t.id)");
+    sb_add(b, gt);
+    sb_add(b, "(");
+    if (key) {
+        sb_template(b, d, d->sort_key, NULL, &q->after, false);
+        sb_add(b, ", ");
+    }
+    sb_bind_as(b, d, &q->after, raw);
+    sb_add(b, ", ");
+    sb_bind(b, d, &idv);
+    sb_add(b, ")");
+}
+
+static void sb_from(sql_builder *b, const sql_dialect *d, const list_query *q, bool count) {
+    list_value org = {.type = LV_TEXT, .s = q->org, .len = strlen(q->org)};
+    switch (q->kind) {
+    case LIST_ENTITLEMENTS:
+        sb_add(b, count ? "SELECT COUNT(*)" : "SELECT t.id, t.name, t.description, "
+                          "t.entitlement_type, t.units, t.is_active, t.product_id, t.created_at, "
+                          "t.updated_at");
+        sb_add(b, " FROM entitlements t WHERE t.org_id = ");
+        sb_bind(b, d, &org);
+        break;
+    case LIST_CUSTOMERS:
+        sb_add(b, count ? "SELECT COUNT(*)" : "SELECT t.id, t.customer_name, t.external_id, "
+                          "t.email, t.phone_number, t.business_entity_id, "
+                          "t.communications_enabled, t.auto_charge_enabled, t.custom_data, "
+                          "t.address, t.ship_to_address, t.tax_info, t.connector, t.created_at, "
+                          "t.updated_at");
+        sb_add(b, " FROM customers t WHERE t.org_id = ");
+        sb_bind(b, d, &org);
+        break;
+    case LIST_GRANTS:
+        if (count && !(q->search && q->search_len)) {
+            /* every row has its entitlement and customer (foreign keys):
+             * counting needs no join, and reads only an index */
+            sb_add(b, "SELECT COUNT(*) FROM customer_entitlements t WHERE t.org_id = ");
+            sb_bind(b, d, &org);
+            break;
+        }
+        sb_add(b, count ? "SELECT COUNT(*)"
+                        : "SELECT t.id, t.entitlement_id, t.customer_id, t.active_from, "
+                          "t.expiry_at, t.quantity, t.quantity_used, t.contract_id, "
+                          "t.source_type, t.source_id, t.block_amount, t.invoice_id, t.event, "
+                          "t.numeric_value, t.feature_option_value, t.status, t.created_at, "
+                          "t.updated_at, e.name, e.units, e.entitlement_type, e.product_id, "
+                          "c.customer_name, c.email");
+        sb_add(b, " FROM customer_entitlements t JOIN entitlements e ON e.id = t.entitlement_id"
+                  " JOIN customers c ON c.id = t.customer_id WHERE t.org_id = ");
+        sb_bind(b, d, &org);
+        break;
+    case LIST_UNIQUE: {
+        list_value now = {.type = LV_TIME, .t = q->now};
+        if (count) {
+            sb_add(b, "SELECT COUNT(*)");
+        } else {
+            sb_add(b, "SELECT t.id, t.name, t.description, t.entitlement_type, t.units, "
+                      "t.is_active, t.product_id, t.created_at, t.updated_at, (SELECT ");
+            sb_template(b, d, d->unique_sum, "x.quantity", NULL, false);
+            sb_add(b, " FROM customer_entitlements x WHERE x.org_id = t.org_id AND "
+                      "x.entitlement_id = t.id AND x.customer_id = ");
+            sb_bind_text(b, d, q->unique_customer);
+            sb_add(b, " AND (x.expiry_at IS NULL OR x.expiry_at > ");
+            sb_bind(b, d, &now);
+            sb_add(b, ")), (SELECT ");
+            sb_template(b, d, d->unique_sum, "x.quantity_used", NULL, false);
+            sb_add(b, " FROM customer_entitlements x WHERE x.org_id = t.org_id AND "
+                      "x.entitlement_id = t.id AND x.customer_id = ");
+            sb_bind_text(b, d, q->unique_customer);
+            sb_add(b, " AND (x.expiry_at IS NULL OR x.expiry_at > ");
+            sb_bind(b, d, &now);
+            sb_add(b, ")), (SELECT COUNT(*) FROM customer_entitlements x WHERE x.org_id = "
+                      "t.org_id AND x.entitlement_id = t.id AND x.customer_id = ");
+            sb_bind_text(b, d, q->unique_customer);
+            sb_add(b, " AND x.expiry_at IS NOT NULL AND x.expiry_at <= ");
+            sb_bind(b, d, &now);
+            sb_add(b, ")");
+        }
+        sb_add(b, " FROM entitlements t WHERE t.org_id = ");
+        sb_bind(b, d, &org);
+        sb_add(b, " AND EXISTS (SELECT 1 FROM customer_entitlements x WHERE x.org_id = t.org_id"
+                  " AND x.customer_id = ");
+        sb_bind_text(b, d, q->unique_customer);
+        sb_add(b, " AND x.entitlement_id = t.id)");
+        break;
+    }
+    }
+}
+
+void sql_list_rows(sql_builder *b, const sql_dialect *d, const list_query *q,
+                   const sql_field *sf, sql_segment seg, bool from_position, size_t want) {
+    bool asc = sql_reading_asc(q);
+    sb_from(b, d, q, false);
+    sb_filters(b, d, q);
+    sb_segment(b, d, q, sf, seg, from_position);
+    sb_add(b, " ORDER BY ");
+    if (seg == SQL_SEG_VALUES && strcmp(sf->sql, "t.id") != 0) {
+        if (d->sort_key && sf->text) {
+            sb_template(b, d, d->sort_key, sf->sql, NULL, false);
+            sb_add(b, asc ? " ASC, " : " DESC, ");
+        }
+        sb_add(b, sf->sql);
+        sb_add(b, asc ? " ASC, " : " DESC, ");
+    }
+    sb_add(b, asc ? "t.id ASC" : "t.id DESC");
+    char lim[32];
+    snprintf(lim, sizeof lim, " LIMIT %zu", want);
+    sb_add(b, lim);
+}
+
+void sql_list_count(sql_builder *b, const sql_dialect *d, const list_query *q) {
+    sb_from(b, d, q, true);
+    sb_filters(b, d, q);
+}
+
+/* ---- text and numbers --------------------------------------------------- */
+
+size_t sql_decode_loose(const unsigned char *s, size_t n, uint32_t *out) {
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = s[i];
+        size_t len = 1;
+        if (cp >= 0xC0 && cp < 0xE0 && i + 1 < n) cp = (cp & 0x1F) << 6 | (s[i + 1] & 0x3F), len = 2;
+        else if (cp >= 0xE0 && cp < 0xF0 && i + 2 < n)
+            cp = (cp & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F), len = 3;
+        else if (cp >= 0xF0 && i + 3 < n)
+            cp = (cp & 0x07) << 18 | (uint32_t)(s[i + 1] & 0x3F) << 12 |
+                 (uint32_t)(s[i + 2] & 0x3F) << 6 | (s[i + 3] & 0x3F),
+            len = 4;
+        out[k++] = cp;
+        i += len;
+    }
+    return k;
+}
+
+bool sql_utf8_valid(const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c < 0xE0 ? 2 : c >= 0xE0 && c < 0xF0 ? 3
+                                : c >= 0xF0 && c < 0xF5 ? 4 : 0;
+        if (!len || i + len > n) return false;
+        for (size_t k = 1; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80) return false;
+        /* no overlong forms, surrogates or code points past U+10FFFF */
+        if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] >= 0xA0) ||
+            (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] >= 0x90))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+double sql_sum(const double *v, size_t n) {
+    if (sqlite3_libversion_number() < 3043000) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++) s += v[i];
+        return s;
+    }
+    /* SQLite 3.43's kahanBabuskaNeumaierStep() and sumFinalize() */
+    volatile double s = 0, err = 0;
+    for (size_t i = 0; i < n; i++) {
+        volatile double t = s + v[i];
+        if (fabs(s) > fabs(v[i])) err += (s - t) + v[i];
+        else err += (v[i] - t) + s;
+        s = t;
+    }
+    return isinf(err) || isnan(err) ? s : s + err;
+}
