@@ -220,6 +220,27 @@ static int cmd_routes(void) {
     return 0;
 }
 
+/* The database as the log shows it: a URI's password (between "user:" and
+ * "@") and a password= keyword's value become "***". */
+static void redact_dsn(const char *dsn, char *out, size_t cap) {
+    const char *scheme = strstr(dsn, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    size_t n = 0;
+    for (const char *p = dsn; *p && n + 13 < cap;) {
+        if (colon && p == colon + 1) {
+            memcpy(out + n, "***", 3), n += 3;
+            p = at;
+        } else if (strncmp(p, "password=", 9) == 0) {
+            memcpy(out + n, "password=***", 12), n += 12;
+            for (p += 9; *p && *p != ' ' && *p != '&';) p++;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
+}
+
 static int cmd_serve(void) {
     const char *listen = get(S_LISTEN);
     const char *colon = strrchr(listen, ':');
@@ -279,8 +300,10 @@ static int cmd_serve(void) {
         store_close(st);
         return 1;
     }
+    char shown[512];
+    redact_dsn(get(S_DB), shown, sizeof shown);
     fprintf(stderr, "entitled: serving on http://%s:%lu (database %s, %lu threads)\n", host, port,
-            get(S_DB), threads);
+            shown, threads);
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "entitled: %s received, finishing in-flight requests\n",
