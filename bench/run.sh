@@ -10,9 +10,17 @@ RUNS=${RUNS:-3}
 T=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$T"' EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-read -r ORG KEY < <(python3 "$HERE/seed.py" "$BIN" "$T/bench.db" 10000)
+# BENCH_DB, BENCH_ORG, BENCH_KEY: a database seeded elsewhere (bench/pg.py);
+# otherwise a fresh SQLite file seeded here.
+if [ -n "${BENCH_DB:-}" ]; then
+  DB=$BENCH_DB ORG=$BENCH_ORG KEY=$BENCH_KEY
+else
+  DB=$T/bench.db
+  read -r ORG KEY < <(python3 "$HERE/seed.py" "$BIN" "$DB" 10000)
+fi
 export ENTITLED_ORG=$ORG ENTITLED_KEY=$KEY ROWS=10000
-"$BIN" serve --listen "127.0.0.1:$PORT" --db "$T/bench.db" 2>"$T/server.log" &
+echo "backend: $( [ -n "${BENCH_DB:-}" ] && echo PostgreSQL || echo SQLite )"
+"$BIN" serve --listen "127.0.0.1:$PORT" --db "$DB" 2>"$T/server.log" &
 PID=$!
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 for op in get patch; do
