@@ -156,6 +156,20 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX ce_org_expiry_at ON customer_entitlements(org_id, expiry_at, id);"
     "CREATE INDEX customers_org_name ON customers(org_id, customer_name, id);"
     "CREATE INDEX entitlements_org_name ON entitlements(org_id, name, id);",
+    /* 3: the sorts of a list filtered by entitlement or customer (the
+     * balances list, a customer's rows) are read from an index too, so such
+     * a page costs the same at any depth. Not quantity_used: every PATCH and
+     * consumption changes it, and two more indexes on it cost durable PATCH
+     * 3,219 -> 1,868 req/s (bench/run.sh); that sort of a filtered list
+     * sorts the filter's rows instead. */
+    "CREATE INDEX ce_ent_id ON customer_entitlements(org_id, entitlement_id, id);"
+    "CREATE INDEX ce_ent_quantity ON customer_entitlements(org_id, entitlement_id, quantity, id);"
+    "CREATE INDEX ce_ent_active_from ON customer_entitlements(org_id, entitlement_id, active_from, id);"
+    "CREATE INDEX ce_ent_expiry_at ON customer_entitlements(org_id, entitlement_id, expiry_at, id);"
+    "CREATE INDEX ce_cust_id ON customer_entitlements(org_id, customer_id, id);"
+    "CREATE INDEX ce_cust_quantity ON customer_entitlements(org_id, customer_id, quantity, id);"
+    "CREATE INDEX ce_cust_active_from ON customer_entitlements(org_id, customer_id, active_from, id);"
+    "CREATE INDEX ce_cust_expiry_at ON customer_entitlements(org_id, customer_id, expiry_at, id);",
 };
 #define N_MIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
 
