@@ -1,4 +1,5 @@
 # Root entry points. CMake does the building; this file names what a user types.
+MAKEFLAGS += --no-print-directory
 BUILD     ?= build
 SAN_BUILD ?= build-san
 JOBS      ?= $(shell nproc)
