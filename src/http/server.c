@@ -250,7 +250,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
+/* libmicrohttpd hands its own format strings; the attribute lets the compiler check the call */
+__attribute__((format(printf, 2, 0))) static void on_mhd_error(void *cls, const char *fmt,
+                                                              va_list ap) {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     fprintf(stderr, "http: %s", msg);
