@@ -786,6 +786,10 @@ static sqlite3_stmt *grant_update_stmt(conn *c, unsigned mask) {
     return *slot;
 }
 
+static store_rc tx_begin(sq_store *q, conn *c);
+static store_rc tx_end(sq_store *q, conn *c, store_rc r);
+static store_rc step_done(conn *c, sqlite3_stmt *st, const char *what);
+
 /* PATCH: read, merge, check, write and commit in one IMMEDIATE transaction,
  * so two writers of one row are serialised and neither's change is lost
  * halfway. */
@@ -794,59 +798,30 @@ static store_rc sq_grant_update(store *s, const char *org, const char *ent, cons
                                 model_grant *out) {
     memset(out, 0, sizeof(*out)); /* so every exit may clear it */
     CONN_OR_FAIL(c, s);
-    sq_store *q = SQ(s);
-    store_rc r;
-    pthread_mutex_lock(&q->write_lock);
-    int rc = sqlite3_step(stmt(c, S_BEGIN));
-    sqlite3_reset(c->st[S_BEGIN]);
-    if (rc != SQLITE_DONE) {
-        log_db(c->db, "begin");
-        pthread_mutex_unlock(&q->write_lock);
-        return rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
-    }
+    store_rc r = tx_begin(SQ(s), c);
+    if (r != STORE_OK) return r;
     r = grant_select(c, org, ent, cust, id, out);
-    if (r != STORE_OK) goto rollback;
     model_grant before = *out; /* shallow: only its numbers are read */
-    model_grant_apply(out, p);
-    if (!model_grant_window_ok(out)) {
-        r = STORE_WINDOW;
-        goto rollback;
+    if (r == STORE_OK) {
+        model_grant_apply(out, p);
+        if (!model_grant_window_ok(out)) r = STORE_WINDOW;
     }
-    out->updated_at = now;
-    sqlite3_stmt *st = grant_update_stmt(c, changed_mask(&before, out));
-    if (!st) {
-        r = STORE_ERROR;
-        goto rollback;
+    if (r == STORE_OK) {
+        out->updated_at = now;
+        sqlite3_stmt *st = grant_update_stmt(c, changed_mask(&before, out));
+        if (!st) {
+            r = STORE_ERROR;
+        } else {
+            bind_time(st, 1, out->active_from);
+            bind_time(st, 2, out->expiry_at);
+            bind_num(st, 3, out->quantity);
+            bind_num(st, 4, out->quantity_used);
+            sqlite3_bind_int64(st, 5, now);
+            bind_text(st, 6, out->id);
+            r = step_done(c, st, "update row");
+        }
     }
-    bind_time(st, 1, out->active_from);
-    bind_time(st, 2, out->expiry_at);
-    bind_num(st, 3, out->quantity);
-    bind_num(st, 4, out->quantity_used);
-    sqlite3_bind_int64(st, 5, now);
-    bind_text(st, 6, out->id);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        log_db(c->db, "update");
-        r = rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
-        goto rollback;
-    }
-    rc = sqlite3_step(stmt(c, S_COMMIT));
-    sqlite3_reset(c->st[S_COMMIT]);
-    if (rc != SQLITE_DONE) {
-        log_db(c->db, "commit");
-        r = rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
-        goto rollback;
-    }
-    r = commit_done(q);
-    if (r != STORE_OK) model_grant_clear(out);
-    return r;
-rollback:
-    if (!sqlite3_get_autocommit(c->db)) {
-        sqlite3_step(stmt(c, S_ROLLBACK));
-        sqlite3_reset(c->st[S_ROLLBACK]);
-    }
-    pthread_mutex_unlock(&q->write_lock);
+    r = tx_end(SQ(s), c, r);
     if (r != STORE_OK) model_grant_clear(out);
     return r;
 }
