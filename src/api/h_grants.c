@@ -176,23 +176,25 @@ out:
     json_decref(body);
 }
 
-/* The three path ids of a row; false when any is malformed (errors added). */
-static bool row_path(http_req *r, char *ent, char *cust, char *id, json_t *errors) {
+/* The three path ids of a row; false when any is malformed (the 422 answer
+ * with all of them is then set). */
+static bool row_path(http_req *r, char *ent, char *cust, char *id) {
+    json_t *errors = json_array();
     bool a = api_path_uuid(r, "entitlement_id", ent, errors);
     bool b = api_path_uuid(r, "customer_id", cust, errors);
     bool c = api_path_uuid(r, "ec_id", id, errors);
-    return a && b && c;
+    if (a && b && c) {
+        json_decref(errors);
+        return true;
+    }
+    api_reply_errors(r, errors);
+    return false;
 }
 
 void h_grant_get(void *appv, http_req *r) {
     api_app *app = appv;
-    json_t *errors = json_array();
     char ent[ID_BUF], cust[ID_BUF], id[ID_BUF];
-    if (!row_path(r, ent, cust, id, errors)) {
-        api_reply_errors(r, errors);
-        return;
-    }
-    json_decref(errors);
+    if (!row_path(r, ent, cust, id)) return;
     model_grant g;
     store_rc rc = store_grant_get(app->st, r->org, ent, cust, id, &g);
     if (rc != STORE_OK) {
@@ -273,13 +275,8 @@ out:
 
 void h_grant_delete(void *appv, http_req *r) {
     api_app *app = appv;
-    json_t *errors = json_array();
     char ent[ID_BUF], cust[ID_BUF], id[ID_BUF];
-    if (!row_path(r, ent, cust, id, errors)) {
-        api_reply_errors(r, errors);
-        return;
-    }
-    json_decref(errors);
+    if (!row_path(r, ent, cust, id)) return;
     model_grant g;
     store_rc rc = store_grant_delete(app->st, r->org, ent, cust, id, &g);
     if (rc != STORE_OK) {

@@ -23,6 +23,7 @@
  * older float path of DateTime::parse_bytes (x - floor(x)); both are copied
  * here bug for bug because their results differ for negative fractions. */
 #include "domain/dt.h"
+#include "domain/num.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -295,15 +296,8 @@ static int float_parse(const char *s, size_t len, double *out) {
     }
     if (i != len) return -1;
     /* strtod reads this grammar the same way (C locale) and rounds
-     * correctly, as lexical does; it only needs a terminated copy. */
-    char small[128];
-    char *copy = len < sizeof small ? small : malloc(len + 1);
-    if (!copy) return -1;
-    memcpy(copy, s, len);
-    copy[len] = '\0';
-    *out = strtod(copy, NULL);
-    if (copy != small) free(copy);
-    return 0;
+     * correctly, as lexical does. */
+    return num_strtod(s, len, out);
 }
 
 int dt_parse_str(const char *s, size_t len, int64_t *out, dt_error *err) {

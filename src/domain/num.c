@@ -92,15 +92,8 @@ static int rust_parse(const char *s, size_t len, double *out) {
     }
     if (i != len) return -1;
     /* strtod (C locale) reads this grammar the same way and rounds
-     * correctly, as Rust does; it just needs a terminated copy. */
-    char small[128];
-    char *copy = len < sizeof small ? small : malloc(len + 1);
-    if (!copy) return -1;
-    memcpy(copy, s, len);
-    copy[len] = '\0';
-    *out = strtod(copy, NULL);
-    if (copy != small) free(copy);
-    return 0;
+     * correctly, as Rust does. */
+    return num_strtod(s, len, out);
 }
 
 int num_parse_str(const char *s, size_t len, double *out) {
@@ -157,4 +150,16 @@ size_t num_format(double v, char *buf) {
         }
     }
     return n < 0 ? 0 : (size_t)n;
+}
+
+int num_strtod(const char *s, size_t len, double *out) {
+    /* strtod needs a terminated copy; short texts use the stack */
+    char small[128];
+    char *copy = len < sizeof small ? small : malloc(len + 1);
+    if (!copy) return -1;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    *out = strtod(copy, NULL);
+    if (copy != small) free(copy);
+    return 0;
 }

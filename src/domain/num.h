@@ -16,6 +16,10 @@
  * non-ASCII digits. */
 int num_parse_str(const char *s, size_t len, double *out);
 
+/* strtod on `len` bytes already checked against a number grammar; 0, or
+ * -1 when out of memory. */
+int num_strtod(const char *s, size_t len, double *out);
+
 /* Shortest round-trip text of a finite double: 500, 12.5, 0.1, 1e+300, -0,
  * plain notation for magnitudes 1e-4 .. <1e16 (as Python's repr, without its
  * ".0"), an exponent otherwise: 1e+16, 1e-05.
