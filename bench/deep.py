@@ -113,7 +113,7 @@ def main():
         pages = walk(conn, headers, path, params, maxp)
         time.sleep(0.2)
         log.seek(start)
-        us = [int(m.group(1)) for m in re.finditer(r"^GET \S+ 200 (\d+)us$", log.read(), re.M)]
+        us = [int(m.group(1)) for m in re.finditer(r"^GET \S+ 200 (\d+)us ", log.read(), re.M)]
         log.seek(0, 2)
         results.append((name, pages, us))
     rss = open("/proc/%d/status" % srv.pid).read()

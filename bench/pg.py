@@ -26,6 +26,12 @@ INSERT INTO customer_entitlements(id, org_id, entitlement_id, customer_id, activ
          'c0000000-0000-4000-8000-' || lpad((i / 10)::text, 12, '0'),
          1735689600000000, 1767225600000000, 100, 0, i, i
   FROM generate_series(0, 9999) i;
+INSERT INTO ledger(org_id, seq, row_id, at, kind, entitlement_id, customer_id, quantity_delta,
+                   quantity_used_delta, quantity, quantity_used, active_from, expiry_at)
+  SELECT org_id, ROW_NUMBER() OVER (ORDER BY created_at, id), id, created_at, 'create',
+         entitlement_id, customer_id, 100, 0, 100, 0, active_from, expiry_at
+  FROM customer_entitlements WHERE org_id = '{org}';
+INSERT INTO ledger_seqs(org_id, seq) VALUES ('{org}', 10000);
 ANALYZE;
 """
 

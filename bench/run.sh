@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: entitled alone, GET and PATCH of one row over 10,000 seeded
+# `make bench`: entitled alone, GET, consume and PATCH of one row over 10,000 seeded
 # rows, wrk -t2 -c64, a 3 s warm-up then 3 runs of 10 s; prints each run and
 # the median. Not a test: nothing here asserts on timing.
 set -euo pipefail
@@ -23,7 +23,8 @@ echo "backend: $( [ -n "${BENCH_DB:-}" ] && echo PostgreSQL || echo SQLite )"
 "$BIN" serve --listen "127.0.0.1:$PORT" --db "$DB" 2>"$T/server.log" &
 PID=$!
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-for op in get patch; do
+# consume before patch: patch.lua exhausts the rows consume draws from
+for op in get consume patch; do
   wrk -t2 -c64 -d3s -s "$HERE/$op.lua" "http://127.0.0.1:$PORT" >/dev/null
   rates=()
   for r in $(seq 1 "$RUNS"); do

@@ -28,6 +28,14 @@ for i in range(rows):
                 " quantity, quantity_used, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 100, 0, ?, ?)",
                 ("00000000-0000-4000-8000-%012d" % i, org, "e0000000-0000-4000-8000-%012d" % (i % 100),
                  "c0000000-0000-4000-8000-%012d" % (i // 10), 1735689600000000, 1767225600000000, now, now))
+# each row's create entry, as the server would have written it (the ledger
+# must hold every row: balances and `entitled verify` read it)
+for i in range(rows):
+    con.execute("INSERT INTO ledger(org_id, seq, row_id, at, kind, entitlement_id, customer_id, quantity_delta,"
+                " quantity_used_delta, quantity, quantity_used, active_from, expiry_at)"
+                " VALUES (?, ?, ?, ?, 'create', ?, ?, 100, 0, 100, 0, ?, ?)",
+                (org, i + 1, "00000000-0000-4000-8000-%012d" % i, now, "e0000000-0000-4000-8000-%012d" % (i % 100),
+                 "c0000000-0000-4000-8000-%012d" % (i // 10), 1735689600000000, 1767225600000000))
 con.commit()
 con.close()
 print(org, key)

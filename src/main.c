@@ -6,6 +6,7 @@
 #include "domain/uid.h"
 #include "http/http.h"
 #include "store/store.h"
+#include "store/verify.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -22,7 +23,7 @@ typedef struct {
     const char *value; /* set by parse_flags */
 } setting;
 
-enum { S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_NAME, S_ORG, S_COUNT };
+enum { S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_NAME, S_ORG, S_BEFORE, S_COUNT };
 
 static setting SETTINGS[S_COUNT] = {
     [S_LISTEN] = {"--listen", "ENTITLED_LISTEN", "127.0.0.1:8080", "HOST:PORT to serve on"},
@@ -36,6 +37,7 @@ static setting SETTINGS[S_COUNT] = {
                    "connections served at once"},
     [S_NAME] = {"--name", NULL, NULL, "the organisation's name"},
     [S_ORG] = {"--org", NULL, NULL, "the organisation's UUID"},
+    [S_BEFORE] = {"--before", NULL, NULL, "a date (YYYY-MM-DD, UTC) or an RFC 3339 date-time"},
 };
 
 #define MAX_FLAGS 6
@@ -52,12 +54,16 @@ static int cmd_serve(void);
 static int cmd_org_create(void);
 static int cmd_apikey_create(void);
 static int cmd_routes(void);
+static int cmd_verify(void);
+static int cmd_idem_prune(void);
 
 static const command COMMANDS[] = {
     {"serve", cmd_serve, "serve the API over HTTP", {S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN}, {-1, -1}},
     {"org create", cmd_org_create, "create an organisation; prints its UUID", {S_NAME, S_DB, -1}, {S_NAME, -1}},
     {"routes", cmd_routes, "list the routes served: METHOD PATH OPERATION_ID, one a line", {-1}, {-1, -1}},
     {"apikey create", cmd_apikey_create, "create an API key; prints the key (shown only once)", {S_ORG, S_DB, -1}, {S_ORG, -1}},
+    {"verify", cmd_verify, "replay the ledger and check every row against it; exit 1 on any mismatch", {S_DB, -1}, {-1, -1}},
+    {"idempotency prune", cmd_idem_prune, "delete the idempotency keys stored before a date; prints how many", {S_BEFORE, S_DB, -1}, {S_BEFORE, -1}},
 };
 #define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
 
@@ -212,6 +218,50 @@ static int cmd_apikey_create(void) {
     return 0;
 }
 
+/* Exit 0 when the ledger and the rows agree, 1 on a mismatch, 2 when the
+ * database cannot be read. */
+static int cmd_verify(void) {
+    store *st = open_store("verify", 1);
+    if (!st) return 2;
+    verify_report rep;
+    store_rc rc = verify_run(st, stdout, &rep);
+    store_close(st);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "entitled verify: cannot read the database (%s)\n", store_rc_name(rc));
+        return 2;
+    }
+    printf("verify: %zu ledger entries of %zu rows (%zu deleted), %zu consume entries; "
+           "%zu rows checked\n",
+           rep.entries, rep.chains, rep.deleted, rep.consumes, rep.rows);
+    if (rep.problems) {
+        printf("verify: FAILED, %zu mismatches\n", rep.problems);
+        return 1;
+    }
+    printf("verify: ok\n");
+    return 0;
+}
+
+static int cmd_idem_prune(void) {
+    const char *b = get(S_BEFORE);
+    int64_t before;
+    dt_error derr;
+    if (dt_parse_str(b, strlen(b), &before, &derr) != 0) {
+        fprintf(stderr, "entitled idempotency prune: --before must be a date or date-time: %s\n", b);
+        return 2;
+    }
+    store *st = open_store("idempotency prune", 1);
+    if (!st) return 1;
+    int64_t n = 0;
+    store_rc rc = store_idem_prune(st, before, &n);
+    store_close(st);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "entitled idempotency prune: %s\n", store_rc_name(rc));
+        return 1;
+    }
+    printf("%lld\n", (long long)n);
+    return 0;
+}
+
 /* The route table as text, so tests can hold /openapi.json against it. */
 static int cmd_routes(void) {
     for (size_t i = 0; i < api_nroutes; i++)
@@ -291,6 +341,7 @@ static int cmd_serve(void) {
         .routes = api_routes,
         .nroutes = api_nroutes,
         .authorize = api_authorize,
+        .invoke = api_invoke,
         .app = &app,
     };
     char err[256];

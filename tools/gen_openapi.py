@@ -354,6 +354,145 @@ SCHEMAS["CustomerEntitlementBalanceListResponse"] = list_envelope(
     extra={"total": with_(INT, minimum=0, description="The same as `total_count` (the "
                                                       "reference's name).")})
 
+# ---- consumption, balance at an instant, the ledger (issue 5) -----------------
+
+SCHEMAS["ConsumeRequest"] = obj(
+    {
+        "quantity": with_(NUM, exclusiveMinimum=0, title="Quantity",
+                          description="Units to consume: a finite number greater than 0 "
+                                      "(422 `greater_than`, `ctx {\"gt\": 0}` otherwise; "
+                                      "numeric strings accepted)."),
+        "at": nullable(with_(DT, description=DT_IN), title="At",
+                       description="The instant of the consumption: the rows active then "
+                                   "(`active_from <= at < expiry_at`, a null bound open) "
+                                   "are drawn from. Absent or null: now."),
+    },
+    required=["quantity"], strict=True, title="ConsumeRequest",
+    description="Any other member is 422 `extra_forbidden`.")
+
+SCHEMAS["ConsumeDraw"] = answer_obj(
+    {
+        "id": with_(UUID, title="Id", description="The row drawn from."),
+        "quantity_drawn": with_(NUM, exclusiveMinimum=0, title="Quantity Drawn",
+                                description="What this consumption took from the row."),
+        "quantity": nullable(QTY, title="Quantity",
+                             description="The row's `quantity`; null: the row has no limit."),
+        "quantity_used": with_(QTY, title="Quantity Used",
+                               description="The row's `quantity_used` after the draw."),
+        "quantity_remaining": nullable(NUM, title="Quantity Remaining",
+                                       description="`quantity - quantity_used` after the "
+                                                   "draw; null for a row without a limit."),
+    },
+    title="ConsumeDraw",
+    description="One row drawn from, with its values after the draw.")
+
+SCHEMAS["ConsumeResponse"] = answer_obj(
+    {
+        "entitlement_id": with_(UUID, title="Entitlement Id"),
+        "customer_id": with_(UUID, title="Customer Id"),
+        "quantity": with_(NUM, exclusiveMinimum=0, title="Quantity",
+                          description="The quantity consumed (the request's)."),
+        "at": with_(DT, title="At", description="The instant of the consumption. " + DT_OUT),
+        "ledger_seq": with_(INT, minimum=1, title="Ledger Seq",
+                            description="The change's sequence number in the ledger (its "
+                                        "entries, one per row drawn from, share it)."),
+        "draws": {"type": "array", "items": ref("ConsumeDraw"), "minItems": 1,
+                  "title": "Draws", "description": "In burn order, one per row drawn from."},
+        "quantity_remaining": nullable(QTY, title="Quantity Remaining",
+                                       description="The sum of what the active rows hold "
+                                                   "after the draw (`max(0, quantity - "
+                                                   "quantity_used)` each); null when one of "
+                                                   "them has no limit."),
+    },
+    title="ConsumeResponse",
+    description="A consumption, drawn in one transaction from the rows active at `at` in "
+                "burn order: rows with a `quantity` before rows without one; among them, "
+                "earliest `expiry_at` first (open-ended last), then earliest `active_from` "
+                "(null first), then oldest `created_at`, then `id`.")
+
+SCHEMAS["ConsumeShort"] = answer_obj(
+    {
+        "detail": with_(STR, minLength=1,
+                        description="`Not enough remaining: requested <q>, available <a>`."),
+        "requested": with_(NUM, exclusiveMinimum=0, description="The quantity requested."),
+        "available": with_(QTY, description="What the rows active at `at` hold."),
+    },
+    title="ConsumeShort",
+    description="A consume the active rows cannot cover: nothing changed.")
+
+SCHEMAS["Balance"] = answer_obj(
+    {
+        "entitlement_id": with_(UUID, title="Entitlement Id"),
+        "customer_id": with_(UUID, title="Customer Id"),
+        "at": with_(DT, title="At", description="The instant of the balance. " + DT_OUT),
+        "quantity": with_(QTY, title="Quantity",
+                          description="Sum of `quantity` over the active rows that have one."),
+        "quantity_used": with_(QTY, title="Quantity Used",
+                               description="Sum of `quantity_used` over the active rows "
+                                           "(null counts as 0)."),
+        "quantity_remaining": nullable(QTY, title="Quantity Remaining",
+                                       description="Sum of `max(0, quantity - "
+                                                   "quantity_used)` over the active rows; "
+                                                   "null when one of them has no limit."),
+        "unlimited": with_(BOOL, title="Unlimited",
+                           description="An active row has no `quantity` (no limit)."),
+        "active_rows": with_(INT, minimum=0, title="Active Rows",
+                             description="How many of the pair's rows were active at `at`."),
+    },
+    title="Balance",
+    description="The pair's balance at an instant, computed from the ledger alone: for each "
+                "row, its latest entry made at or before `at` (a row deleted by then does not "
+                "count), counted when the window recorded in that entry contains `at`.")
+
+SCHEMAS["LedgerEntryKind"] = {"type": "string", "enum": ["create", "update", "consume",
+                                                         "delete"],
+                              "title": "LedgerEntryKind",
+                              "description": "`create`: POST of a row; `update`: PATCH of a "
+                                             "row (also when nothing changed); `consume`; "
+                                             "`delete`."}
+
+SCHEMAS["LedgerEntry"] = answer_obj(
+    {
+        "seq": with_(INT, minimum=1, title="Seq",
+                     description="The change's sequence number, per organisation from 1 "
+                                 "without gaps in commit order; the entries of one change "
+                                 "share it."),
+        "at": with_(DT, title="At", description="When the change was made. " + DT_OUT),
+        "kind": ref("LedgerEntryKind"),
+        "entitlement_id": with_(UUID, title="Entitlement Id"),
+        "customer_id": with_(UUID, title="Customer Id"),
+        "row_id": with_(UUID, title="Row Id", description="The customer entitlement row."),
+        "quantity_delta": with_(NUM, title="Quantity Delta",
+                                description="`quantity` after minus before (null counts as "
+                                            "0)."),
+        "quantity_used_delta": with_(NUM, title="Quantity Used Delta",
+                                     description="`quantity_used` after minus before (null "
+                                                 "counts as 0)."),
+        "quantity": nullable(QTY, title="Quantity",
+                             description="The row's value after the change (null for "
+                                         "`delete`)."),
+        "quantity_used": nullable(QTY, title="Quantity Used",
+                                  description="The row's value after the change (null for "
+                                              "`delete`)."),
+        "active_from": nullable(DT, title="Active From",
+                                description="The row's value after the change (null for "
+                                            "`delete`)."),
+        "expiry_at": nullable(DT, title="Expiry At",
+                              description="The row's value after the change (null for "
+                                          "`delete`)."),
+        "request_id": nullable(STR, title="Request Id",
+                               description="The `X-Request-Id` of the request that made the "
+                                           "change; null for an entry written when a database "
+                                           "made before the ledger was migrated."),
+        "idempotency_key": nullable(STR, title="Idempotency Key",
+                                    description="The request's `Idempotency-Key`, or null."),
+    },
+    title="LedgerEntry",
+    description="One entry of the append-only ledger: one per row a change touched. Entries "
+                "are never updated or deleted.")
+
+SCHEMAS["LedgerListResponse"] = list_envelope(ref("LedgerEntry"), "LedgerListResponse")
+
 # ---- customers ------------------------------------------------------------------
 
 ADDRESS_PROPS = {k: nullable(STR) for k in
@@ -623,6 +762,41 @@ TOTAL_PARAMS = [
                        "start. `start_date` after `end_date` is 422 `value_error`."),
 ]
 
+BALANCE_PARAMS = [
+    P_ENT, P_CUST,
+    q("at", DT, "The instant of the balance; absent: now. " + DT_IN),
+]
+
+
+def entries_range(field, schema, words):
+    out = []
+    for op in ("__gt", "__gte", "__lt", "__lte"):
+        d = "Only entries whose `%s` is %s this value." % (field, OPS_WORDS[op])
+        if words:
+            d += " " + words
+        out.append(q(field + op, schema, d))
+    return out
+
+
+LIST_LEDGER = [
+    P_CUST,
+    q("cursor", STR, "An opaque cursor from a previous answer's `next` or `previous`; send it "
+                     "with the same filters and `sort_order`. A malformed one, or one of "
+                     "another sort, is 422 `value_error`."),
+    q("limit", with_(INT, minimum=1, maximum=100, default=50),
+      "Entries per page, 1 to 100 (422 `int_parsing`, `greater_than_equal` or "
+      "`less_than_equal` otherwise)."),
+    q("sort_order", with_({"type": "string", "enum": ["asc", "desc"]}, default="asc"),
+      "`asc`: oldest first, by `seq` (the default); `desc`: newest first."),
+    q("entitlement", UUID, "Only entries of rows of this entitlement."),
+    q("entitlement__in", STR, "Only entries of rows of one of these entitlements "
+                              "(comma-separated ids)."),
+    q("row", UUID, "Only entries of this customer entitlement row (its id)."),
+    q("kind", ref("LedgerEntryKind"), "Only entries of this kind."),
+    q("kind__in", STR, "Only entries of one of these kinds (comma-separated)."),
+] + entries_range("seq", INT, "") + entries_range("at", DT, "Any date-time form the bodies "
+                                                             "accept.")
+
 # --------------------------------------------------------------------------
 # Responses
 
@@ -648,16 +822,26 @@ R413 = err("The body is larger than 1 MiB (refused from `Content-Length`, or onc
            "uploaded bytes pass the limit).")
 R422 = {"description": "Validation Error (FastAPI's shape: every error of the request).",
         "content": json_content(ref("HTTPValidationError"))}
+R422_DETAIL = ("Validation Error: FastAPI's shape, every error of the request (a malformed "
+               "`Idempotency-Key` included, loc `[\"header\", \"idempotency-key\"]`); or "
+               "`{\"detail\": \"Idempotency-Key was already used with a different "
+               "request\"}` when the key came with another method, path or body.")
+R422_WRITE = {"description": R422_DETAIL,
+              "content": json_content({"anyOf": [ref("HTTPValidationError"),
+                                                 ref("ErrorDetail")]})}
 R500 = err("Internal error (never for a client's mistake); nothing was written.")
 R503 = {"description": "The database is busy or unavailable; retry after `Retry-After` "
                        "seconds.",
-        "headers": {"Retry-After": {"description": "Seconds to wait: 1.",
+        "headers": {"Retry-After": {"description": "Seconds to wait: 1.", "required": True,
                                     "schema": with_(INT, minimum=0)}},
         "content": json_content(ref("ErrorDetail"))}
 
 
-def responses(ok_resp, body=False, not_found=None, conflict=None, public=False):
-    """The answers of an operation: 200, then every error it can give."""
+def responses(ok_resp, body=False, not_found=None, conflict=None, public=False,
+              unprocessable=None):
+    """The answers of an operation: 200, then every error it can give. conflict: a
+    sentence (an ErrorDetail 409) or a whole response; unprocessable: a 422 response
+    other than R422."""
     out = {"200": ok_resp}
     if body:
         out["400"] = R400
@@ -667,10 +851,10 @@ def responses(ok_resp, body=False, not_found=None, conflict=None, public=False):
     if not_found:
         out["404"] = err(not_found)
     if conflict:
-        out["409"] = err(conflict)
+        out["409"] = conflict if isinstance(conflict, dict) else err(conflict)
     out["413"] = R413
     if not public:
-        out["422"] = R422
+        out["422"] = unprocessable or R422
     out["500"] = R500
     if not public:
         out["503"] = R503
@@ -799,6 +983,47 @@ PATHS = {
                                  not_found="The entitlement or the customer is not the "
                                            "caller's organisation's.")),
     },
+    "/entitlements/{entitlement_id}/customer/{customer_id}/consume": {
+        "post": op("Consume-customer-entitlement", "Consumption", "Consume customer entitlement",
+                   "Consume `quantity` of the entitlement for the customer at `at` (default "
+                   "now): drawn, in one transaction, from the pair's rows active at `at` in "
+                   "burn order (see `ConsumeResponse`), each row giving at most `max(0, "
+                   "quantity - quantity_used)` (a row without a `quantity` gives whatever is "
+                   "left). Never overdraws: when the active rows hold less, 409 and nothing "
+                   "changes. Writes one ledger entry per row drawn from, all with the "
+                   "answer's `ledger_seq`. With an `Idempotency-Key`, a retry is never "
+                   "counted twice.", [P_ENT, P_CUST],
+                   body=body_of("ConsumeRequest",
+                                "A JSON object `{\"quantity\", \"at\"?}`; any other "
+                                "member is 422 `extra_forbidden` (no content type, "
+                                "`application/json` or `application/*+json`; another "
+                                "content type is 422 `model_attributes_type`). Empty or "
+                                "`null`: 422 `missing`; malformed JSON: 422 "
+                                "`json_invalid`."),
+                   resp=responses(
+                       ok(ref("ConsumeResponse")), body=True,
+                       not_found="The entitlement (`Entitlement not found`) or the customer "
+                                 "(`Customer not found`) is not the caller's "
+                                 "organisation's.",
+                       conflict={"description": "The rows active at `at` hold less than "
+                                                "`quantity`; nothing changed.",
+                                 "content": json_content(ref("ConsumeShort"))},
+                       unprocessable={
+                           "description": R422_DETAIL + " Also `{\"detail\": \"A Feature "
+                                          "entitlement has nothing to consume\"}` when the "
+                                          "entitlement's `entitlement_type` is `Feature`.",
+                           "content": R422_WRITE["content"]})),
+    },
+    "/entitlements/{entitlement_id}/customer/{customer_id}/balance": {
+        "get": op("Get-customer-entitlement-balance", "Consumption",
+                  "Get customer entitlement balance",
+                  "The pair's balance at `at` (default now), computed from the ledger alone. "
+                  "Unknown query parameters are 422 `extra_forbidden`.", BALANCE_PARAMS,
+                  resp=responses(ok(ref("Balance")),
+                                 not_found="The entitlement (`Entitlement not found`) or the "
+                                           "customer (`Customer not found`) is not the "
+                                           "caller's organisation's.")),
+    },
     "/entitlements/customer/{customer_id}": {
         "get": op("List-customer-entitlements", "Customer entitlements",
                   "List customer entitlements",
@@ -817,6 +1042,14 @@ PATHS = {
                   + LIST_NOTE, LIST_UNIQUE,
                   resp=responses(ok(ref("UniqueEntitlementListResponse")),
                                  not_found=NF_CUST)),
+    },
+    "/entitlements/customer/{customer_id}/ledger": {
+        "get": op("List-customer-ledger", "Consumption", "List customer ledger",
+                  "The customer's ledger entries, oldest first (`sort_order=desc`: newest "
+                  "first): one per row a change touched, `create` (POST of a row), `update` "
+                  "(PATCH), `consume` and `delete`, made in the same transaction as the "
+                  "change and never updated or deleted." + LIST_NOTE, LIST_LEDGER,
+                  resp=responses(ok(ref("LedgerListResponse")), not_found=NF_CUST)),
     },
     "/entitlements/customers_balances": {
         "get": op("List-customer-entitlement-balances-with-advanced-filtering",
@@ -866,10 +1099,91 @@ PATHS = {
     },
 }
 
+# --------------------------------------------------------------------------
+# Headers every operation shares (issue 5): X-Request-Id on every operation
+# and answer; Idempotency-Key on every POST, PATCH and DELETE, whose answers
+# may be replays (Idempotent-Replayed) and whose 422 may be the key's reuse.
+
+PRINTABLE = "^[\\x20-\\x7e]+$"  # printable ASCII, 0x20 to 0x7E
+REQUEST_ID = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": PRINTABLE}
+
+H_REQUEST_ID = {
+    "name": "X-Request-Id", "in": "header", "required": False,
+    "description": "Your id for the request: when it is 1 to 128 printable ASCII characters "
+                   "it is answered back in `X-Request-Id`, written in the log line and in "
+                   "the ledger entries the request writes. Absent or of another form: the "
+                   "server makes a UUID instead (never an error).",
+    "schema": REQUEST_ID,
+}
+H_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Makes the request safe to retry: 1 to 255 printable ASCII characters "
+                   "(0x20 to 0x7E), else 422 with one error, loc `[\"header\", "
+                   "\"idempotency-key\"]` (`string_too_short`, `string_too_long` or "
+                   "`string_pattern_mismatch`). Keys are per organisation, kept until an "
+                   "operator prunes them (`entitled idempotency prune`).\n\n"
+                   "The first request with a key runs; its answer (status and body; every "
+                   "answer below 500, refusals such as 404, 409 and 422 included) is stored "
+                   "in the same transaction as its effect. A later request with the key and "
+                   "the same method, path and body gets that answer again, byte for byte, "
+                   "with `Idempotent-Replayed: true`, and changes nothing. The key with "
+                   "another method, path or body is 422 `{\"detail\": \"Idempotency-Key "
+                   "was already used with a different request\"}` (not stored). A request "
+                   "with a key in use by one still running waits for it and gets its answer "
+                   "replayed. A 5xx is not stored and nothing of its request is kept: retry "
+                   "with the key. Answers given before the operation runs (401, 403, 413) "
+                   "do not look at the key.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": PRINTABLE},
+}
+RH_REQUEST_ID = {
+    "description": "The request's `X-Request-Id`, or a UUID the server made when it sent "
+                   "none of 1 to 128 printable ASCII characters.",
+    "schema": REQUEST_ID,
+}
+RH_REPLAYED = {
+    "description": "`true` when this is the stored answer of an earlier request with the "
+                   "same `Idempotency-Key`, method, path and body (nothing was done again); "
+                   "absent otherwise.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+WRITES = ("post", "patch", "delete")
+REPLAYABLE = ("200", "400", "404", "409", "422")  # the answers the operation itself gives
+
+
+def shared_headers(paths):
+    for item in paths.values():
+        for method, o in list(item.items()):
+            write = method in WRITES
+            params = o.get("parameters", []) + (
+                [H_REQUEST_ID, H_IDEMPOTENCY_KEY] if write else [H_REQUEST_ID])
+            no = {k: v for k, v in o.items() if k not in ("parameters", "requestBody",
+                                                          "responses")}
+            no["parameters"] = params
+            if "requestBody" in o:
+                no["requestBody"] = o["requestBody"]
+            item[method] = no
+            out = {}
+            for st, r in o["responses"].items():
+                if write and st == "422" and r is R422:
+                    r = R422_WRITE
+                headers = dict(r.get("headers", {}))
+                headers["X-Request-Id"] = RH_REQUEST_ID
+                if write and st in REPLAYABLE:
+                    headers["Idempotent-Replayed"] = RH_REPLAYED
+                nr = {"description": r["description"], "headers": headers}
+                nr.update({k: v for k, v in r.items() if k not in ("description", "headers")})
+                out[st] = nr
+            no["responses"] = out
+
+
+shared_headers(PATHS)
+
 DESCRIPTION = """\
 entitled serves Zenskar's Entitlements API: entitlements, customers, and the \
 customer entitlement rows that grant an entitlement to a customer, each \
-organisation seeing only its own data.
+organisation seeing only its own data; plus its own exact usage: consuming a \
+customer's entitlement (never overdrawn, never counted twice), the balance at \
+an instant, and an append-only ledger of every change of a row.
 
 - **Keys.** Every operation but `/healthz`, `/openapi.json` and `/docs` takes \
 two headers: `x-api-key` (made by `entitled apikey create`) and \
@@ -878,12 +1192,23 @@ path is 404 `Not Found` and a known path with another method 405 `Method Not \
 Allowed` (with `Allow`), whatever the headers. Then: no key, a bad key or no \
 `organisation` is 401; another organisation's is 403.
 - **Bodies** are JSON objects of at most 1 MiB (413 past that). Unknown \
-fields are ignored.
+fields are ignored (a consume's are 422 `extra_forbidden`).
 - **Validation errors** are FastAPI's: 422 with `{"detail": [{"type", "loc", \
 "msg", "input", "ctx"?}, ...]}`, pydantic v2's types and messages, every \
 error of the request at once.
 - **Other errors** are `{"detail": "<sentence>"}`: 400, 401, 403, 404, 405, \
-409, 413, 500 and 503 (with `Retry-After`).
+409, 413, 500 and 503 (with `Retry-After`). A short consume's 409 adds \
+`requested` and `available`; a 422 is `{"detail": "<sentence>"}` when an \
+`Idempotency-Key` is reused with another request, or a Feature entitlement is \
+consumed.
+- **Request ids.** Every answer carries `X-Request-Id`: the request's own \
+`X-Request-Id` when it is 1 to 128 printable ASCII characters, else a new \
+UUID. It is in the log line and in the ledger entries the request wrote.
+- **Idempotency.** Every POST, PATCH and DELETE accepts `Idempotency-Key`: \
+the first request with a key runs and its answer is stored with its effect; \
+the same request again with the key gets the same status and body, with \
+`Idempotent-Replayed: true`, and changes nothing; the key with another \
+request is 422. GET ignores it.
 - **Date-times** are accepted as pydantic accepts them and written in UTC as \
 `2026-01-31T12:00:00Z`, with `.ffffff` only when the fraction is not zero.
 - **Numbers** are IEEE doubles written shortest (`500`, `12.5`); NaN, \
@@ -900,6 +1225,9 @@ TAGS = [
     {"name": "Customer entitlements",
      "description": "Rows granting an entitlement to a customer, with a window "
                     "`[active_from, expiry_at)` and quantities; lists, totals and balances."},
+    {"name": "Consumption",
+     "description": "entitled's own: consuming a customer's entitlement, the balance at an "
+                    "instant, and the ledger of every change of a row."},
     {"name": "Customers", "description": "The organisation's customers."},
     {"name": "Service", "description": "Health, this document and its page; no key needed."},
 ]

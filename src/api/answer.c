@@ -46,6 +46,9 @@ void api_reply_store(http_req *r, store_rc rc, const char *what) {
     case STORE_WINDOW:
         http_reply_detail(r, 422, "active_from must not be after expiry_at");
         return;
+    case STORE_SHORT: /* consume answers its own 409; a fallback only */
+        http_reply_detail(r, 409, "Not enough remaining");
+        return;
     case STORE_BUSY:
         http_reply_header(r, "Retry-After", "1");
         http_reply_detail(r, 503, "The database is busy or unavailable; retry shortly");

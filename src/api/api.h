@@ -21,6 +21,12 @@ extern const size_t api_nroutes;
 /* The authoriser the edge calls before the body (auth.c). */
 bool api_authorize(void *app, http_req *r);
 
+/* The edge's invoke hook: runs the handler, under the request's
+ * Idempotency-Key when it has one (idempotency.c). */
+void api_invoke(void *app, http_req *r);
+/* What the store records of the request in ledger entries. */
+store_meta api_meta(const http_req *r);
+
 /* Keys: "ek_<16 hex id>_<43 base64url secret>" (auth.c). */
 #define API_KEY_MAX 80
 int api_key_new(char *key_out, size_t cap, char *id_out, uint8_t hash_out[32]);
@@ -89,5 +95,8 @@ void h_list_customers(void *app, http_req *r);
 void h_list_customer_grants(void *app, http_req *r);
 void h_list_unique(void *app, http_req *r);
 void h_list_balances(void *app, http_req *r);
+void h_consume(void *app, http_req *r);
+void h_balance(void *app, http_req *r);
+void h_list_ledger(void *app, http_req *r);
 
 #endif

@@ -162,7 +162,8 @@ void h_grant_create(void *appv, http_req *r) {
         http_reply_detail(r, 500, "Internal Server Error: out of memory");
         goto out;
     }
-    if ((rc = store_grant_create(app->st, r->org, &g)) != STORE_OK) {
+    store_meta m = api_meta(r);
+    if ((rc = store_grant_create(app->st, r->org, &g, g.created_at, &m)) != STORE_OK) {
         api_reply_store(r, rc, rc == STORE_NOT_FOUND ? "Entitlement or customer"
                                                      : "Customer entitlement");
         goto out;
@@ -249,9 +250,12 @@ void h_grant_update(void *appv, http_req *r) {
         goto out;
     }
     model_grant g;
-    /* A PATCH naming no field changes nothing, updated_at included: read. */
-    store_rc rc = p.fields ? store_grant_update(app->st, r->org, ent, cust, id, &p, dt_now(), &g)
-                           : store_grant_get(app->st, r->org, ent, cust, id, &g);
+    store_meta m = api_meta(r);
+    /* A PATCH naming no field changes nothing, updated_at included: read
+     * (and no ledger entry: nothing changed). */
+    store_rc rc = p.fields
+                      ? store_grant_update(app->st, r->org, ent, cust, id, &p, dt_now(), &m, &g)
+                      : store_grant_get(app->st, r->org, ent, cust, id, &g);
     if (rc == STORE_WINDOW) {
         /* The merged row would end before it starts: name the bound the
          * client sent, as a 422 in FastAPI's shape. */
@@ -278,7 +282,8 @@ void h_grant_delete(void *appv, http_req *r) {
     char ent[ID_BUF], cust[ID_BUF], id[ID_BUF];
     if (!row_path(r, ent, cust, id)) return;
     model_grant g;
-    store_rc rc = store_grant_delete(app->st, r->org, ent, cust, id, &g);
+    store_meta m = api_meta(r);
+    store_rc rc = store_grant_delete(app->st, r->org, ent, cust, id, dt_now(), &m, &g);
     if (rc != STORE_OK) {
         api_reply_store(r, rc, "Customer entitlement");
         return;

@@ -76,6 +76,20 @@ static const qfield BAL_Q[] = {
 };
 static const list_spec BAL_SPEC = {LIST_GRANTS, BAL_Q, GRANT_SORTS, false, 50, true, true, false};
 
+static const char *const KINDS[] = {"create", "update", "consume", "delete", NULL};
+#define RANGE (QO(LOP_GT) | QO(LOP_GTE) | QO(LOP_LT) | QO(LOP_LTE))
+static const qfield LEDGER_Q[] = {
+    {"entitlement", NULL, QF_UUID, EQ_IN, NULL},
+    {"row", NULL, QF_UUID, QO(LOP_EQ), NULL},
+    {"kind", NULL, QF_ENUM, EQ_IN, KINDS},
+    {"seq", NULL, QF_NUM, RANGE, NULL},
+    {"at", NULL, QF_TIME, RANGE, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
+static const char *const LEDGER_SORTS[] = {"seq", NULL};
+static const list_spec LEDGER_SPEC = {LIST_LEDGER, LEDGER_Q, LEDGER_SORTS, false, 50, false, false,
+                                      false};
+
 typedef void (*item_fn)(jw *w, const list_result *res, size_t i, const list_params *p);
 
 static void item_entitlement(jw *w, const list_result *res, size_t i, const list_params *p) {
@@ -133,6 +147,40 @@ static void item_grant(jw *w, const list_result *res, size_t i, const list_param
         }
     }
     api_write_grant_fields(w, &g->g);
+    jw_obj_end(w);
+}
+
+static void opt_num_member(jw *w, const char *k, opt_num v) {
+    jw_key(w, k);
+    if (v.set) jw_num(w, v.v);
+    else jw_null(w);
+}
+
+static void opt_time_member(jw *w, const char *k, opt_time v) {
+    jw_key(w, k);
+    if (v.set) jw_time(w, v.v);
+    else jw_null(w);
+}
+
+static void item_ledger(jw *w, const list_result *res, size_t i, const list_params *p) {
+    const ledger_entry *e = &res->entries[i];
+    jw_obj_begin(w);
+    jw_key(w, "seq");
+    jw_int(w, e->seq);
+    jw_key(w, "at");
+    jw_time(w, e->at);
+    jw_kstr(w, "kind", ledger_kind_names[e->kind]);
+    jw_kstr(w, "entitlement_id", e->entitlement);
+    jw_kstr(w, "customer_id", e->customer);
+    jw_kstr(w, "row_id", e->row);
+    jw_knum(w, "quantity_delta", e->quantity_delta);
+    jw_knum(w, "quantity_used_delta", e->quantity_used_delta);
+    opt_num_member(w, "quantity", e->quantity);
+    opt_num_member(w, "quantity_used", e->quantity_used);
+    opt_time_member(w, "active_from", e->active_from);
+    opt_time_member(w, "expiry_at", e->expiry_at);
+    jw_kstr(w, "request_id", e->request_id[0] ? e->request_id : NULL);
+    jw_kstr(w, "idempotency_key", e->idem_key[0] ? e->idem_key : NULL);
     jw_obj_end(w);
 }
 
@@ -218,7 +266,7 @@ static void list(api_app *app, http_req *r, const list_spec *spec, item_fn item,
         model_customer_clear(&c);
     }
     list_value cv = {.type = LV_TEXT, .s = customer, .len = customer ? strlen(customer) : 0};
-    if (customer && spec->kind == LIST_GRANTS) {
+    if (customer && (spec->kind == LIST_GRANTS || spec->kind == LIST_LEDGER)) {
         if (p.q.nfilters == LIST_MAX_FILTERS) {
             http_reply_detail(r, 400, "Too many filters");
             list_params_free(&p);
@@ -255,4 +303,11 @@ void h_list_unique(void *appv, http_req *r) {
     json_t *errors = json_array();
     api_path_uuid(r, "customer_id", cust, errors);
     list(appv, r, &UNIQUE_SPEC, item_unique, ENV_RESULTS, errors, cust);
+}
+
+void h_list_ledger(void *appv, http_req *r) {
+    char cust[ID_BUF];
+    json_t *errors = json_array();
+    api_path_uuid(r, "customer_id", cust, errors);
+    list(appv, r, &LEDGER_SPEC, item_ledger, ENV_RESULTS, errors, cust);
 }

@@ -25,6 +25,8 @@ typedef struct route {
 } route;
 
 #define HTTP_MAX_PARAMS 4
+#define HTTP_REQUEST_ID_MAX 128
+#define HTTP_EXTRA_HEADERS 4
 #define HTTP_PARAM_MAX 256
 
 typedef struct http_req {
@@ -39,21 +41,25 @@ typedef struct http_req {
     size_t body_len;
     bool body_too_large;
     char org[40]; /* the caller's organisation, set by the authoriser */
+    /* X-Request-Id: the client's when acceptable, else a new UUID; answered
+     * in the header of that name and logged */
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
+    const char *idem_key; /* the request's Idempotency-Key once checked (api) */
     /* the answer */
     unsigned status;
     const char *content_type; /* NULL: application/json */
     char *out; /* the answer's bytes (JSON unless content_type says otherwise), owned */
     size_t out_len;
     char allow[64];
-    char extra_header[2][64];
-    char extra_value[2][128];
+    char extra_header[HTTP_EXTRA_HEADERS][64];
+    char extra_value[HTTP_EXTRA_HEADERS][HTTP_REQUEST_ID_MAX + 1];
 } http_req;
 
 /* Set the answer: status and a heap JSON text taken over by the request. */
 void http_reply(http_req *r, unsigned status, char *json, size_t len);
 /* {"detail": "<sentence>"} */
 void http_reply_detail(http_req *r, unsigned status, const char *detail);
-/* Add a header to the answer (at most two). */
+/* Add a header to the answer (at most HTTP_EXTRA_HEADERS). */
 void http_reply_header(http_req *r, const char *name, const char *value);
 const char *http_header(http_req *r, const char *name);
 const char *http_query(http_req *r, const char *name);
@@ -78,6 +84,9 @@ typedef struct {
     const route *routes;
     size_t nroutes;
     authorize_fn authorize;
+    /* Runs an authorised request's handler: NULL calls req->route->fn; the
+     * API wraps it (idempotency). */
+    void (*invoke)(void *app, http_req *req);
     void *app;
 } http_config;
 

@@ -6,6 +6,7 @@
 #include "http/http.h"
 
 #include "domain/dt.h"
+#include "domain/uid.h"
 #include "util/jw.h"
 
 #include <arpa/inet.h>
@@ -51,7 +52,7 @@ void http_reply_detail(http_req *r, unsigned status, const char *detail) {
 }
 
 void http_reply_header(http_req *r, const char *name, const char *value) {
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < HTTP_EXTRA_HEADERS; i++) {
         if (r->extra_header[i][0]) continue;
         snprintf(r->extra_header[i], sizeof r->extra_header[i], "%s", name);
         snprintf(r->extra_value[i], sizeof r->extra_value[i], "%s", value);
@@ -103,8 +104,8 @@ const char *http_param(http_req *r, const char *name) {
 static void log_line(req_state *st) {
     char line[600];
     int64_t us = dt_now() - st->start_us;
-    int n = snprintf(line, sizeof line, "%s %.400s %u %lldus\n", st->req.method, st->req.path,
-                     st->req.status, (long long)us);
+    int n = snprintf(line, sizeof line, "%s %.300s %u %lldus %s\n", st->req.method,
+                     st->req.path, st->req.status, (long long)us, st->req.request_id);
     if (n > 0) {
         ssize_t w = write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
         (void)w;
@@ -127,7 +128,8 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, http_req *r) {
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             r->content_type ? r->content_type : "application/json");
     if (r->allow[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-    for (int i = 0; i < 2; i++)
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    for (int i = 0; i < HTTP_EXTRA_HEADERS; i++)
         if (r->extra_header[i][0])
             MHD_add_response_header(resp, r->extra_header[i], r->extra_value[i]);
     enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
@@ -135,9 +137,26 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, http_req *r) {
     return ret;
 }
 
+/* The client's X-Request-Id when it is 1 to HTTP_REQUEST_ID_MAX printable
+ * ASCII characters (it goes into a header and the log as it is), else a new
+ * UUID. */
+static void request_id(http_req *r) {
+    const char *v = http_header(r, "X-Request-Id");
+    size_t n = 0;
+    while (v && n <= HTTP_REQUEST_ID_MAX && v[n] >= 0x20 && v[n] <= 0x7e) n++;
+    if (v && n && n <= HTTP_REQUEST_ID_MAX && v[n] == '\0') {
+        memcpy(r->request_id, v, n + 1);
+        return;
+    }
+    uid_t16 id;
+    if (uid_new_v7(&id) == 0) uid_format(&id, r->request_id);
+    else snprintf(r->request_id, sizeof r->request_id, "none");
+}
+
 /* Headers are in: decide everything that does not need the body. */
 static void on_headers(struct http_server *srv, req_state *st) {
     http_req *r = &st->req;
+    request_id(r);
     const route *rt = NULL;
     switch (router_match(srv->cfg.routes, srv->cfg.nroutes, r->method, r->path, &rt, r, r->allow,
                          sizeof r->allow)) {
@@ -230,7 +249,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(msg, sizeof msg, "Request body too large (limit %zu bytes)", srv->cfg.max_body);
         http_reply_detail(r, 413, msg);
     } else {
-        r->route->fn(srv->cfg.app, r);
+        if (srv->cfg.invoke) srv->cfg.invoke(srv->cfg.app, r);
+        else r->route->fn(srv->cfg.app, r);
         if (!r->status) http_reply_detail(r, 500, "Internal Server Error");
     }
     return send_answer(c, r);

@@ -29,6 +29,7 @@ const char *store_rc_name(store_rc rc) {
     case STORE_CONFLICT: return "conflict";
     case STORE_WINDOW: return "window";
     case STORE_BUSY: return "busy";
+    case STORE_SHORT: return "short";
     case STORE_ERROR: return "error";
     }
     return "?";
@@ -54,7 +55,69 @@ void list_result_clear(list_result *r) {
     free(r->custs);
     free(r->grants);
     free(r->uniq);
+    free(r->entries);
     memset(r, 0, sizeof(*r));
+}
+
+void store_balance_add(store_balance *b, opt_num quantity, opt_num quantity_used) {
+    double used = quantity_used.set ? quantity_used.v : 0;
+    b->active_rows++;
+    b->quantity_used += used;
+    if (!quantity.set) {
+        b->unlimited = true;
+        return;
+    }
+    b->quantity += quantity.v;
+    if (quantity.v > used) b->remaining += quantity.v - used;
+}
+
+bool consume_plan(const model_grant *rows, size_t n, double quantity, consume_result *out) {
+    store_balance before = {0};
+    for (size_t i = 0; i < n; i++) store_balance_add(&before, rows[i].quantity, rows[i].quantity_used);
+    out->ndraws = 0;
+    out->after = before;
+    if (!before.unlimited && before.remaining < quantity) return false;
+    double left = quantity;
+    for (size_t i = 0; i < n && left > 0; i++) {
+        const model_grant *g = &rows[i];
+        double used = g->quantity_used.set ? g->quantity_used.v : 0;
+        double give = left; /* a row without a limit gives all that is left */
+        if (g->quantity.set) {
+            double room = g->quantity.v > used ? g->quantity.v - used : 0;
+            if (room < left) give = room;
+        }
+        if (give <= 0) continue;
+        consume_draw *d = &out->draws[out->ndraws++];
+        memcpy(d->row, g->id, ID_BUF);
+        d->drawn = give;
+        d->quantity = g->quantity;
+        d->quantity_used = used + give;
+        /* the whole rest when this row holds it, so that it ends exactly 0 */
+        left = give == left ? 0 : left - give;
+    }
+    if (left > 0) { /* rounding left a crumb the rows do not hold */
+        out->ndraws = 0;
+        return false;
+    }
+    /* the balance after: the same rows with the drawn ones updated */
+    store_balance after = {0};
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        opt_num used = rows[i].quantity_used;
+        if (k < out->ndraws && strcmp(out->draws[k].row, rows[i].id) == 0)
+            used = (opt_num){true, out->draws[k++].quantity_used};
+        store_balance_add(&after, rows[i].quantity, used);
+    }
+    out->after = after;
+    return true;
+}
+
+const char *const ledger_kind_names[4] = {"create", "update", "consume", "delete"};
+
+void consume_result_clear(consume_result *r) {
+    free(r->draws);
+    r->draws = NULL;
+    r->ndraws = 0;
 }
 
 static bool text_value(const char *s, list_value *v) {
@@ -92,6 +155,11 @@ bool list_sort_value(const list_result *r, size_t i, const char *sort, list_valu
         *id = c->id;
         if (strcmp(sort, "customer_name") == 0) return text_value(c->customer_name, v);
         if (strcmp(sort, "created_at") == 0) return time_value(c->created_at, v);
+    } else if (r->entries) {
+        const ledger_entry *le = &r->entries[i];
+        *id = le->row;
+        /* "seq", the one sort: an integer, carried exactly as an instant is */
+        if (strcmp(sort, "seq") == 0) return time_value(le->seq, v);
     } else {
         const model_grant *g = &r->grants[i].g;
         *id = g->id;

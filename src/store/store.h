@@ -20,6 +20,7 @@ typedef enum {
     STORE_CONFLICT,  /* the id exists already */
     STORE_WINDOW,    /* active_from would be after expiry_at */
     STORE_BUSY,      /* the database is locked or unreachable: retry later (503) */
+    STORE_SHORT,     /* consume: the active rows hold less than asked (409) */
     STORE_ERROR,     /* anything else (500), logged by the backend */
 } store_rc;
 
@@ -39,7 +40,7 @@ typedef struct {
  * text, a sort and a keyset position. Backends read limit + 1 rows to tell
  * whether more follow. */
 
-typedef enum { LIST_ENTITLEMENTS, LIST_CUSTOMERS, LIST_GRANTS, LIST_UNIQUE } list_kind;
+typedef enum { LIST_ENTITLEMENTS, LIST_CUSTOMERS, LIST_GRANTS, LIST_UNIQUE, LIST_LEDGER } list_kind;
 
 /* LOP_ILIKE: case-insensitive substring; LOP_LIKE: case-sensitive substring */
 typedef enum {
@@ -111,6 +112,92 @@ typedef struct {
     int64_t expired;
 } list_unique;
 
+/* ---- the ledger --------------------------------------------------------------
+ * Every change of a customer entitlement row appends one entry per row it
+ * changes, in the transaction of the change; entries are never updated or
+ * deleted. One change (a request) has one sequence number, per organisation,
+ * gapless and in commit order; a consume that draws from three rows writes
+ * three entries with that number, ordered by row id. */
+typedef enum { LEDGER_CREATE, LEDGER_UPDATE, LEDGER_CONSUME, LEDGER_DELETE } ledger_kind;
+
+extern const char *const ledger_kind_names[4]; /* "create", "update", "consume", "delete" */
+
+#define REQUEST_ID_MAX 128
+#define IDEM_KEY_MAX 255
+
+typedef struct {
+    char org[ID_BUF];
+    int64_t seq;
+    int64_t at; /* when the change was made */
+    ledger_kind kind;
+    char row[ID_BUF], entitlement[ID_BUF], customer[ID_BUF];
+    /* Resulting values: for create, update and consume the row's values after
+     * the change; for delete all four are null (the row is gone). Deltas are
+     * after - before with null counted as 0 (create: before is 0; delete:
+     * after is 0). */
+    double quantity_delta, quantity_used_delta;
+    opt_num quantity, quantity_used;
+    opt_time active_from, expiry_at;
+    char request_id[REQUEST_ID_MAX + 1]; /* "" when none */
+    char idem_key[IDEM_KEY_MAX + 1];     /* "" when none */
+} ledger_entry;
+
+/* Who asked for a change: recorded in its ledger entries. Either may be
+ * NULL. */
+typedef struct {
+    const char *request_id;
+    const char *idem_key;
+} store_meta;
+
+/* The balance of one customer and entitlement at an instant, over the rows
+ * active then (active_from <= at < expiry_at, a null bound open). Null
+ * quantity_used counts as 0. A row with a null quantity has no limit: then
+ * `unlimited` is set and `remaining` means nothing. */
+typedef struct {
+    double quantity;  /* sum over active rows with a quantity */
+    double quantity_used;
+    double remaining; /* sum of max(0, quantity - quantity_used) over those rows */
+    bool unlimited;
+    int64_t active_rows;
+} store_balance;
+
+typedef struct {
+    char row[ID_BUF];
+    double drawn;
+    opt_num quantity;     /* the row's quantity (null: no limit) */
+    double quantity_used; /* after the draw */
+} consume_draw;
+
+/* The burn order: earliest expiry_at first (open-ended last), then earliest
+ * active_from (null first), then oldest created_at, then id; rows without a
+ * quantity (no limit) after all others. */
+typedef struct {
+    int64_t seq; /* the change's ledger sequence number */
+    size_t ndraws;
+    consume_draw *draws; /* heap, in burn order; consume_result_clear() */
+    store_balance after; /* the active rows once drawn; on STORE_SHORT, before */
+} consume_result;
+
+void consume_result_clear(consume_result *r);
+
+/* Shared by the backends, so both draw and sum alike. Add one active row to
+ * a balance. */
+void store_balance_add(store_balance *b, opt_num quantity, opt_num quantity_used);
+/* Plan a consume of `quantity` over the active rows, given in burn order:
+ * fills out->draws (rows that give something, at most n; the caller
+ * allocates them) and out->after, and returns true; false when the rows hold
+ * less, with out->after their balance as it is. The rows' quantity_used is
+ * not changed. */
+bool consume_plan(const model_grant *rows, size_t n, double quantity, consume_result *out);
+
+/* An idempotent request's stored answer. */
+typedef struct {
+    unsigned status;
+    char *body; /* heap (free()), body_len bytes */
+    size_t body_len;
+    uint8_t fingerprint[32]; /* SHA-256 of method, path and body */
+} store_idem;
+
 typedef struct {
     size_t n;       /* rows read, at most limit (in reading order) */
     bool more;      /* another row follows in reading order */
@@ -119,6 +206,7 @@ typedef struct {
     model_customer *custs;
     list_grant *grants;
     list_unique *uniq;
+    ledger_entry *entries;
 } list_result;
 
 void list_result_clear(list_result *r);
@@ -138,14 +226,17 @@ typedef struct store_ops {
     store_rc (*customer_get)(store *s, const char *org, const char *id, model_customer *out);
     store_rc (*entitlement_create)(store *s, const char *org, const model_entitlement *e);
     store_rc (*entitlement_get)(store *s, const char *org, const char *id, model_entitlement *out);
-    store_rc (*grant_create)(store *s, const char *org, const model_grant *g);
+    /* grant_create, grant_update, grant_delete and consume append their
+     * ledger entries in their transaction; `m` may be NULL. */
+    store_rc (*grant_create)(store *s, const char *org, const model_grant *g, int64_t now,
+                             const store_meta *m);
     store_rc (*grant_get)(store *s, const char *org, const char *ent, const char *cust,
                           const char *id, model_grant *out);
     store_rc (*grant_update)(store *s, const char *org, const char *ent, const char *cust,
                              const char *id, const model_grant_patch *p, int64_t now,
-                             model_grant *out);
+                             const store_meta *m, model_grant *out);
     store_rc (*grant_delete)(store *s, const char *org, const char *ent, const char *cust,
-                             const char *id, model_grant *out);
+                             const char *id, int64_t now, const store_meta *m, model_grant *out);
     /* Sum of quantity over the pair's rows whose window overlaps [from, to);
      * has_from/has_to false leave that side open. */
     store_rc (*grant_total)(store *s, const char *org, const char *ent, const char *cust,
@@ -163,6 +254,42 @@ typedef struct store_ops {
                                 int64_t now, model_customer *out);
     store_rc (*customer_delete)(store *s, const char *org, const char *id, model_customer *out);
     store_rc (*list)(store *s, const list_query *q, list_result *out);
+
+    /* Draw `quantity` (> 0) from the pair's rows active at `at`, in burn
+     * order, in one transaction that also appends the ledger entries (kind
+     * consume, at = now). STORE_SHORT when the active rows hold less: nothing
+     * changes and out->after is the balance they hold. The caller checks
+     * that the entitlement and customer exist. */
+    store_rc (*consume)(store *s, const char *org, const char *ent, const char *cust,
+                        double quantity, int64_t at, int64_t now, const store_meta *m,
+                        consume_result *out);
+    /* The pair's balance at `at` from the ledger: for each of the pair's rows
+     * its latest entry made at or before `at` (unless a delete), counted
+     * when its recorded window contains `at`. */
+    store_rc (*balance_at)(store *s, const char *org, const char *ent, const char *cust,
+                           int64_t at, store_balance *out);
+
+    /* Idempotency. idem_begin opens a transaction bound to the calling
+     * thread and takes the key's lock (a second request with the key waits
+     * here until the first has finished). If the key has an answer, the
+     * transaction is closed, *found is true and `out` holds the answer.
+     * Otherwise the transaction stays open: every store call this thread
+     * makes until idem_finish runs inside it (each as a savepoint, so a
+     * failed call undoes only itself), and idem_finish either stores
+     * `answer` and commits, durably, with everything done in between, or
+     * (answer NULL) rolls all of it back. */
+    store_rc (*idem_begin)(store *s, const char *org, const char *key, bool *found,
+                           store_idem *out);
+    store_rc (*idem_finish)(store *s, const char *org, const char *key,
+                            const store_idem *answer, const char *request_id, int64_t now);
+    /* Delete the keys stored before `before`; *deleted counts them. */
+    store_rc (*idem_prune)(store *s, int64_t before, int64_t *deleted);
+
+    /* For `entitled verify`: every ledger entry ordered by (org, row, seq),
+     * and every row ordered by (org, id); fn returns false to stop early. */
+    store_rc (*scan_ledger)(store *s, bool (*fn)(void *cls, const ledger_entry *e), void *cls);
+    store_rc (*scan_rows)(store *s, bool (*fn)(void *cls, const char *org, const model_grant *g),
+                          void *cls);
 } store_ops;
 
 struct store {
@@ -202,5 +329,12 @@ const char *store_rc_name(store_rc rc);
 #define store_customer_update(s, ...) ((s)->ops->customer_update((s), __VA_ARGS__))
 #define store_customer_delete(s, ...) ((s)->ops->customer_delete((s), __VA_ARGS__))
 #define store_list(s, ...) ((s)->ops->list((s), __VA_ARGS__))
+#define store_consume(s, ...) ((s)->ops->consume((s), __VA_ARGS__))
+#define store_balance_at(s, ...) ((s)->ops->balance_at((s), __VA_ARGS__))
+#define store_idem_begin(s, ...) ((s)->ops->idem_begin((s), __VA_ARGS__))
+#define store_idem_finish(s, ...) ((s)->ops->idem_finish((s), __VA_ARGS__))
+#define store_idem_prune(s, ...) ((s)->ops->idem_prune((s), __VA_ARGS__))
+#define store_scan_ledger(s, ...) ((s)->ops->scan_ledger((s), __VA_ARGS__))
+#define store_scan_rows(s, ...) ((s)->ops->scan_rows((s), __VA_ARGS__))
 
 #endif

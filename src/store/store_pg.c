@@ -34,6 +34,7 @@
 #include "store/store_sql.h"
 
 #include "domain/dt.h"
+#include "util/sha256.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -89,6 +90,18 @@ enum stmt_id {
     P_CUST_UPDATE,
     P_CUST_DELETE,
     P_CUST_IN_USE,
+    P_SAVEPOINT,
+    P_RELEASE,
+    P_ROLLBACK_TO,
+    P_LEDGER_NEXT,
+    P_LEDGER_INSERT,
+    P_CONSUME_LOCK,
+    P_CONSUME_UPDATE,
+    P_BALANCE,
+    P_IDEM_LOCK,
+    P_IDEM_GET,
+    P_IDEM_INSERT,
+    P_IDEM_PRUNE,
     P_COUNT
 };
 
@@ -171,6 +184,50 @@ static const struct {
     [P_CUST_DELETE] = {"delete customer", "DELETE FROM customers WHERE id = $1 AND org_id = $2"},
     [P_CUST_IN_USE] = {"customer in use", "SELECT 1 FROM customer_entitlements "
                                           "WHERE org_id = $2 AND customer_id = $1 LIMIT 1"},
+    [P_SAVEPOINT] = {"savepoint", "SAVEPOINT op"},
+    [P_RELEASE] = {"release savepoint", "RELEASE SAVEPOINT op"},
+    [P_ROLLBACK_TO] = {"rollback to savepoint", "ROLLBACK TO SAVEPOINT op"},
+    /* The organisation's counter row stays locked until the change commits,
+     * so its writers take numbers one after another, in commit order, and a
+     * rolled back change gives its number back: gapless. */
+    [P_LEDGER_NEXT] = {"ledger seq", "INSERT INTO ledger_seqs(org_id, seq) VALUES ($1, 1) "
+                                     "ON CONFLICT (org_id) DO UPDATE SET seq = ledger_seqs.seq + 1 "
+                                     "RETURNING seq"},
+    [P_LEDGER_INSERT] = {"ledger entry",
+                         "INSERT INTO ledger(org_id, seq, row_id, at, kind, entitlement_id, "
+                         "customer_id, quantity_delta, quantity_used_delta, quantity, "
+                         "quantity_used, active_from, expiry_at, request_id, idempotency_key) "
+                         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+                         "$15)"},
+    /* the pair's rows active at $4, locked in burn order (one statement, one
+     * order: two consumers of a pair cannot deadlock) */
+    [P_CONSUME_LOCK] = {"consume rows",
+                        "SELECT " GRANT_COLS " FROM customer_entitlements "
+                        "WHERE org_id = $1 AND entitlement_id = $2 AND customer_id = $3 "
+                        "AND (active_from IS NULL OR active_from <= $4) "
+                        "AND (expiry_at IS NULL OR $4 < expiry_at) "
+                        "ORDER BY quantity IS NULL, expiry_at ASC NULLS LAST, "
+                        "active_from ASC NULLS FIRST, created_at, id FOR UPDATE"},
+    [P_CONSUME_UPDATE] = {"consume row", "UPDATE customer_entitlements SET quantity_used = $1, "
+                                         "updated_at = $2 WHERE id = $3"},
+    /* each of the pair's rows (its create entry) with its latest entry made
+     * at or before $4, in row order (the order SQLite sums them in) */
+    [P_BALANCE] = {"balance",
+                   "SELECT l.kind, l.quantity, l.quantity_used, l.active_from, l.expiry_at "
+                   "FROM ledger c CROSS JOIN LATERAL (SELECT x.kind, x.quantity, "
+                   "x.quantity_used, x.active_from, x.expiry_at FROM ledger x "
+                   "WHERE x.org_id = c.org_id AND x.row_id = c.row_id AND x.at <= $4 "
+                   "ORDER BY x.seq DESC LIMIT 1) l "
+                   "WHERE c.org_id = $1 AND c.entitlement_id = $2 AND c.customer_id = $3 "
+                   "AND c.kind = 'create' ORDER BY c.row_id"},
+    [P_IDEM_LOCK] = {"idempotency lock", "SELECT pg_advisory_xact_lock($1::bigint)"},
+    [P_IDEM_GET] = {"idempotency key", "SELECT status, body, fingerprint FROM idempotency_keys "
+                                       "WHERE org_id = $1 AND key = $2"},
+    [P_IDEM_INSERT] = {"store idempotency key",
+                       "INSERT INTO idempotency_keys(org_id, key, fingerprint, status, body, "
+                       "request_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"},
+    [P_IDEM_PRUNE] = {"prune idempotency keys",
+                      "DELETE FROM idempotency_keys WHERE created_at < $1"},
 };
 
 /* Versioned migrations, the same versions as store_sqlite.c's: entry i
@@ -241,6 +298,43 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX ce_cust_quantity ON customer_entitlements(org_id, customer_id, quantity, id);"
     "CREATE INDEX ce_cust_active_from ON customer_entitlements(org_id, customer_id, active_from, id);"
     "CREATE INDEX ce_cust_expiry_at ON customer_entitlements(org_id, customer_id, expiry_at, id);",
+    /* 4: the ledger (append-only: a trigger refuses UPDATE, DELETE and
+     * TRUNCATE), each organisation's last sequence number (P_LEDGER_NEXT)
+     * and the idempotency keys. Rows made before it get one create entry
+     * each, at their created_at, numbered per organisation in creation
+     * order. */
+    "CREATE TABLE ledger("
+    "  org_id" TXT " NOT NULL, seq BIGINT NOT NULL, row_id" TXT " NOT NULL, at BIGINT NOT NULL,"
+    "  kind" TXT " NOT NULL CHECK (kind IN ('create', 'update', 'consume', 'delete')),"
+    "  entitlement_id" TXT " NOT NULL, customer_id" TXT " NOT NULL,"
+    "  quantity_delta DOUBLE PRECISION NOT NULL, quantity_used_delta DOUBLE PRECISION NOT NULL,"
+    "  quantity DOUBLE PRECISION, quantity_used DOUBLE PRECISION, active_from BIGINT,"
+    "  expiry_at BIGINT, request_id" TXT ", idempotency_key" TXT ","
+    "  PRIMARY KEY (org_id, seq, row_id));"
+    "CREATE INDEX ledger_row ON ledger(org_id, row_id, seq, at);"
+    "CREATE INDEX ledger_customer ON ledger(org_id, customer_id, seq, row_id);"
+    "CREATE INDEX ledger_pair_rows ON ledger(org_id, entitlement_id, customer_id, row_id)"
+    "  WHERE kind = 'create';"
+    "CREATE FUNCTION ledger_immutable() RETURNS trigger LANGUAGE plpgsql AS"
+    "  $$BEGIN RAISE EXCEPTION 'ledger entries are immutable'; END$$;"
+    "CREATE TRIGGER ledger_no_change BEFORE UPDATE OR DELETE ON ledger"
+    "  FOR EACH ROW EXECUTE FUNCTION ledger_immutable();"
+    "CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION ledger_immutable();"
+    "INSERT INTO ledger(org_id, seq, row_id, at, kind, entitlement_id, customer_id,"
+    "  quantity_delta, quantity_used_delta, quantity, quantity_used, active_from, expiry_at)"
+    "  SELECT org_id, ROW_NUMBER() OVER (PARTITION BY org_id ORDER BY created_at, id), id,"
+    "  created_at, 'create', entitlement_id, customer_id, COALESCE(quantity, 0),"
+    "  COALESCE(quantity_used, 0), quantity, quantity_used, active_from, expiry_at"
+    "  FROM customer_entitlements;"
+    "CREATE TABLE ledger_seqs(org_id" TXT " PRIMARY KEY, seq BIGINT NOT NULL);"
+    "INSERT INTO ledger_seqs(org_id, seq)"
+    "  SELECT org_id, COUNT(*) FROM customer_entitlements GROUP BY org_id;"
+    "CREATE TABLE idempotency_keys("
+    "  org_id" TXT " NOT NULL, key" TXT " NOT NULL, fingerprint BYTEA NOT NULL,"
+    "  status INTEGER NOT NULL, body BYTEA NOT NULL, request_id" TXT ","
+    "  created_at BIGINT NOT NULL, PRIMARY KEY (org_id, key));"
+    "CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
 };
 #define N_MIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
 
@@ -479,6 +573,7 @@ typedef struct {
     char sqlstate[6]; /* of the last failure */
     char error[256];  /* its message */
     params p;
+    bool bound; /* holds an idempotent request's transaction (idem_begin) */
 } pconn;
 
 typedef struct {
@@ -491,6 +586,7 @@ typedef struct {
     int64_t connect_after; /* monotonic ms; under lock */
     char ci[160];          /* dialect.ci_contains, with the folding collation */
     sql_dialect dialect;
+    pthread_key_t tls; /* the connection bound to this thread by idem_begin, or NULL */
 } pg_store;
 
 #define PG(x) ((pg_store *)(x))
@@ -742,6 +838,10 @@ static bool idle_alive(pconn *c) {
 }
 
 static void give_back(pg_store *s, pconn *c) {
+    if (c->bound) { /* the thread keeps it until idem_finish */
+        p_reset(&c->p);
+        return;
+    }
     /* never hand on a transaction (every path ends its own) */
     if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE) drop(c);
     p_reset(&c->p);
@@ -761,8 +861,17 @@ static pconn *pick(pg_store *s) {
     return c;
 }
 
+/* A connection for one store call: the one bound to this thread, if any (the
+ * call then runs inside its transaction), else one from the pool. */
 static store_rc borrow(pg_store *s, pconn **out) {
     int64_t start = mono_ms(), until = start + PG_POOL_WAIT_MS;
+    pconn *bound = pthread_getspecific(s->tls);
+    if (bound) {
+        /* never reconnected: the transaction is gone with it (run: busy) */
+        bound->deadline = start + PG_BUDGET_MS;
+        *out = bound;
+        return STORE_OK;
+    }
     struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000};
     pconn *c;
     int rc = 0;
@@ -799,12 +908,35 @@ static store_rc borrow(pg_store *s, pconn **out) {
 
 /* ---- transactions ---------------------------------------------------------- */
 
-/* COMMIT when `r` is STORE_OK (which may then fail), else ROLLBACK. */
+/* BEGIN; inside an idempotent request's transaction a savepoint instead, so
+ * that a failure undoes this call only (a PostgreSQL error aborts the whole
+ * transaction otherwise). */
+static store_rc tx_begin(pconn *c) {
+    return run(c, c->bound ? P_SAVEPOINT : P_BEGIN, NULL);
+}
+
+/* COMMIT when `r` is STORE_OK (which may then fail), else ROLLBACK; or
+ * release the savepoint, or undo back to it. */
 static store_rc tx_end(pconn *c, store_rc r) {
-    if (r == STORE_OK) return run(c, P_COMMIT, NULL);
     p_reset(&c->p);
+    if (c->bound) {
+        if (r != STORE_OK) run(c, P_ROLLBACK_TO, NULL);
+        store_rc rel = run(c, P_RELEASE, NULL);
+        return r != STORE_OK ? r : rel;
+    }
+    if (r == STORE_OK) return run(c, P_COMMIT, NULL);
     if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE) run(c, P_ROLLBACK, NULL);
     return r;
+}
+
+/* A single statement is its own transaction; inside an idempotent request's
+ * it needs a savepoint, so that its failure (a duplicate id) does not abort
+ * the rest. Begin before gathering its parameters. */
+static store_rc one_begin(pconn *c) {
+    return c->bound ? tx_begin(c) : STORE_OK;
+}
+static store_rc one_end(pconn *c, store_rc r) {
+    return c->bound ? tx_end(c, r) : r;
 }
 
 /* A statement that answers one row or none: STORE_NOT_FOUND for none. */
@@ -822,10 +954,14 @@ static store_rc run_row(pconn *c, enum stmt_id id, PGresult **out) {
 
 static store_rc pg_org_create(store *s, const char *id, const char *name, int64_t now) {
     BORROW(c, s);
-    p_str(&c->p, id);
-    p_str(&c->p, name);
-    p_int(&c->p, now);
-    store_rc r = run(c, P_ORG_INSERT, NULL);
+    store_rc r = one_begin(c);
+    if (r == STORE_OK) {
+        p_str(&c->p, id);
+        p_str(&c->p, name);
+        p_int(&c->p, now);
+        r = run(c, P_ORG_INSERT, NULL);
+    }
+    r = one_end(c, r);
     give_back(PG(s), c);
     return r;
 }
@@ -842,11 +978,15 @@ static store_rc pg_org_exists(store *s, const char *id) {
 
 static store_rc pg_apikey_create(store *s, const store_apikey *k) {
     BORROW(c, s);
-    p_str(&c->p, k->key_id);
-    p_str(&c->p, k->org);
-    p_bytes(&c->p, k->hash, 32);
-    p_int(&c->p, k->created_at);
-    store_rc r = run(c, P_KEY_INSERT, NULL);
+    store_rc r = one_begin(c);
+    if (r == STORE_OK) {
+        p_str(&c->p, k->key_id);
+        p_str(&c->p, k->org);
+        p_bytes(&c->p, k->hash, 32);
+        p_int(&c->p, k->created_at);
+        r = run(c, P_KEY_INSERT, NULL);
+    }
+    r = one_end(c, r);
     give_back(PG(s), c);
     return r;
 }
@@ -917,12 +1057,16 @@ static void p_customer(params *p, const model_customer *m) {
 
 static store_rc pg_customer_create(store *s, const char *org, const model_customer *m) {
     BORROW(c, s);
-    p_str(&c->p, m->id);
-    p_customer(&c->p, m);
-    p_int(&c->p, m->created_at);
-    p_int(&c->p, m->updated_at);
-    p_str(&c->p, org);
-    store_rc r = run(c, P_CUST_INSERT, NULL);
+    store_rc r = one_begin(c);
+    if (r == STORE_OK) {
+        p_str(&c->p, m->id);
+        p_customer(&c->p, m);
+        p_int(&c->p, m->created_at);
+        p_int(&c->p, m->updated_at);
+        p_str(&c->p, org);
+        r = run(c, P_CUST_INSERT, NULL);
+    }
+    r = one_end(c, r);
     give_back(PG(s), c);
     return r;
 }
@@ -966,17 +1110,21 @@ static int read_entitlement(const PGresult *r, int row, int b, model_entitlement
 
 static store_rc pg_entitlement_create(store *s, const char *org, const model_entitlement *e) {
     BORROW(c, s);
-    p_str(&c->p, e->id);
-    p_mstr(&c->p, e->name);
-    p_mstr(&c->p, e->description);
-    p_mstr(&c->p, e->entitlement_type);
-    p_mstr(&c->p, e->units);
-    p_bool(&c->p, e->is_active);
-    p_mstr(&c->p, e->product_id);
-    p_int(&c->p, e->created_at);
-    p_int(&c->p, e->updated_at);
-    p_str(&c->p, org);
-    store_rc r = run(c, P_ENT_INSERT, NULL);
+    store_rc r = one_begin(c);
+    if (r == STORE_OK) {
+        p_str(&c->p, e->id);
+        p_mstr(&c->p, e->name);
+        p_mstr(&c->p, e->description);
+        p_mstr(&c->p, e->entitlement_type);
+        p_mstr(&c->p, e->units);
+        p_bool(&c->p, e->is_active);
+        p_mstr(&c->p, e->product_id);
+        p_int(&c->p, e->created_at);
+        p_int(&c->p, e->updated_at);
+        p_str(&c->p, org);
+        r = run(c, P_ENT_INSERT, NULL);
+    }
+    r = one_end(c, r);
     give_back(PG(s), c);
     return r;
 }
@@ -1028,8 +1176,70 @@ static int read_grant(const PGresult *r, int row, model_grant *g) {
     return oom ? -1 : 0;
 }
 
-static store_rc pg_grant_create(store *s, const char *org, const model_grant *g) {
+/* ---- the ledger -------------------------------------------------------------- */
+
+/* The organisation's next sequence number, taken as late in the change's
+ * transaction as can be: the counter's row lock holds back the
+ * organisation's other writers until the commit. */
+static store_rc ledger_next(pconn *c, const char *org, int64_t *seq) {
+    PGresult *res = NULL;
+    p_str(&c->p, org);
+    store_rc r = run_row(c, P_LEDGER_NEXT, &res);
+    if (r == STORE_OK) *seq = r_int(res, 0, 0);
+    else if (r == STORE_NOT_FOUND) r = STORE_ERROR;
+    PQclear(res);
+    return r;
+}
+
+static double num0(opt_num v) {
+    return v.set ? v.v : 0;
+}
+
+/* Append the entry of one row's change: `before` NULL for a create, `after`
+ * NULL for a delete (store.h's ledger_entry says what each column holds).
+ * As store_sqlite.c's, number for number. */
+static store_rc ledger_append(pconn *c, const char *org, int64_t seq, ledger_kind kind,
+                              const model_grant *before, const model_grant *after, int64_t now,
+                              const store_meta *m) {
+    const model_grant *row = after ? after : before;
+    static const model_grant none; /* all null: the "before" of a create, "after" of a delete */
+    const model_grant *b = before ? before : &none, *a = after ? after : &none;
+    p_str(&c->p, org);
+    p_int(&c->p, seq);
+    p_str(&c->p, row->id);
+    p_int(&c->p, now);
+    p_str(&c->p, ledger_kind_names[kind]);
+    p_str(&c->p, row->entitlement);
+    p_str(&c->p, row->customer);
+    p_num(&c->p, (opt_num){true, num0(a->quantity) - num0(b->quantity)});
+    p_num(&c->p, (opt_num){true, num0(a->quantity_used) - num0(b->quantity_used)});
+    p_num(&c->p, a->quantity);
+    p_num(&c->p, a->quantity_used);
+    p_time(&c->p, a->active_from);
+    p_time(&c->p, a->expiry_at);
+    p_str(&c->p, m && m->request_id && *m->request_id ? m->request_id : NULL);
+    p_str(&c->p, m && m->idem_key && *m->idem_key ? m->idem_key : NULL);
+    return run(c, P_LEDGER_INSERT, NULL);
+}
+
+/* One change of one row: a sequence number and its entry. */
+static store_rc ledger_change(pconn *c, const char *org, ledger_kind kind,
+                              const model_grant *before, const model_grant *after, int64_t now,
+                              const store_meta *m) {
+    int64_t seq = 0;
+    store_rc r = ledger_next(c, org, &seq);
+    if (r == STORE_OK) r = ledger_append(c, org, seq, kind, before, after, now, m);
+    return r;
+}
+
+static store_rc pg_grant_create(store *s, const char *org, const model_grant *g, int64_t now,
+                                const store_meta *m) {
     BORROW(c, s);
+    store_rc r = tx_begin(c);
+    if (r != STORE_OK) {
+        give_back(PG(s), c);
+        return r;
+    }
     p_str(&c->p, g->id);
     p_str(&c->p, g->entitlement);
     p_str(&c->p, g->customer);
@@ -1049,10 +1259,12 @@ static store_rc pg_grant_create(store *s, const char *org, const model_grant *g)
     p_int(&c->p, g->created_at);
     p_int(&c->p, g->updated_at);
     p_str(&c->p, org);
-    store_rc r = run(c, P_GRANT_INSERT, NULL);
+    r = run(c, P_GRANT_INSERT, NULL);
     /* A foreign key failure means the entitlement or customer vanished
      * between the handler's check and this insert. */
     if (r == STORE_CONFLICT && strcmp(c->sqlstate, "23503") == 0) r = STORE_NOT_FOUND;
+    if (r == STORE_OK) r = ledger_change(c, org, LEDGER_CREATE, NULL, g, now, m);
+    r = tx_end(c, r);
     give_back(PG(s), c);
     return r;
 }
@@ -1083,11 +1295,12 @@ static store_rc pg_grant_get(store *s, const char *org, const char *ent, const c
  * reads this one's result, so neither change is lost. */
 static store_rc pg_grant_update(store *s, const char *org, const char *ent, const char *cust,
                                 const char *id, const model_grant_patch *p, int64_t now,
-                                model_grant *out) {
+                                const store_meta *m, model_grant *out) {
     memset(out, 0, sizeof(*out)); /* so every exit may clear it */
     BORROW(c, s);
-    store_rc r = run(c, P_BEGIN, NULL);
+    store_rc r = tx_begin(c);
     if (r == STORE_OK) r = grant_select(c, P_GRANT_LOCK, org, ent, cust, id, out);
+    model_grant before = *out; /* shallow: only its numbers are read */
     if (r == STORE_OK) {
         model_grant_apply(out, p);
         if (!model_grant_window_ok(out)) r = STORE_WINDOW;
@@ -1102,6 +1315,7 @@ static store_rc pg_grant_update(store *s, const char *org, const char *ent, cons
         p_str(&c->p, out->id);
         r = run(c, P_GRANT_UPDATE, NULL);
     }
+    if (r == STORE_OK) r = ledger_change(c, org, LEDGER_UPDATE, &before, out, now, m);
     r = tx_end(c, r);
     give_back(PG(s), c);
     if (r != STORE_OK) model_grant_clear(out);
@@ -1109,15 +1323,17 @@ static store_rc pg_grant_update(store *s, const char *org, const char *ent, cons
 }
 
 static store_rc pg_grant_delete(store *s, const char *org, const char *ent, const char *cust,
-                                const char *id, model_grant *out) {
+                                const char *id, int64_t now, const store_meta *m,
+                                model_grant *out) {
     memset(out, 0, sizeof(*out));
     BORROW(c, s);
-    store_rc r = run(c, P_BEGIN, NULL);
+    store_rc r = tx_begin(c);
     if (r == STORE_OK) r = grant_select(c, P_GRANT_LOCK, org, ent, cust, id, out);
     if (r == STORE_OK) {
         p_str(&c->p, out->id);
         r = run(c, P_GRANT_DELETE, NULL);
     }
+    if (r == STORE_OK) r = ledger_change(c, org, LEDGER_DELETE, out, NULL, now, m);
     r = tx_end(c, r);
     give_back(PG(s), c);
     if (r != STORE_OK) model_grant_clear(out);
@@ -1157,7 +1373,7 @@ static store_rc pg_entitlement_update(store *s, const char *org, const char *id,
                                       int64_t now, model_entitlement *out) {
     memset(out, 0, sizeof(*out));
     BORROW(c, s);
-    store_rc r = run(c, P_BEGIN, NULL);
+    store_rc r = tx_begin(c);
     if (r == STORE_OK) r = entitlement_select(c, P_ENT_LOCK, org, id, out);
     if (r == STORE_OK) {
         apply(ctx, out);
@@ -1185,7 +1401,7 @@ static store_rc pg_entitlement_delete(store *s, const char *org, const char *id,
                                       model_entitlement *out) {
     memset(out, 0, sizeof(*out));
     BORROW(c, s);
-    store_rc r = run(c, P_BEGIN, NULL);
+    store_rc r = tx_begin(c);
     if (r == STORE_OK) r = entitlement_select(c, P_ENT_LOCK, org, id, out);
     if (r == STORE_OK) r = in_use(c, P_ENT_IN_USE, org, id);
     if (r == STORE_OK) {
@@ -1204,7 +1420,7 @@ static store_rc pg_customer_update(store *s, const char *org, const char *id,
                                    int64_t now, model_customer *out) {
     memset(out, 0, sizeof(*out));
     BORROW(c, s);
-    store_rc r = run(c, P_BEGIN, NULL);
+    store_rc r = tx_begin(c);
     if (r == STORE_OK) r = customer_select(c, P_CUST_LOCK, org, id, out);
     if (r == STORE_OK) {
         apply(ctx, out);
@@ -1225,7 +1441,7 @@ static store_rc pg_customer_delete(store *s, const char *org, const char *id,
                                    model_customer *out) {
     memset(out, 0, sizeof(*out));
     BORROW(c, s);
-    store_rc r = run(c, P_BEGIN, NULL);
+    store_rc r = tx_begin(c);
     if (r == STORE_OK) r = customer_select(c, P_CUST_LOCK, org, id, out);
     if (r == STORE_OK) r = in_use(c, P_CUST_IN_USE, org, id);
     if (r == STORE_OK) {
@@ -1237,6 +1453,335 @@ static store_rc pg_customer_delete(store *s, const char *org, const char *id,
     give_back(PG(s), c);
     if (r != STORE_OK) model_customer_clear(out);
     return r;
+}
+
+/* ---- consumption -------------------------------------------------------------- */
+
+/* Burn order (store.h), as P_CONSUME_LOCK sorts. */
+static int burn_cmp(const void *pa, const void *pb) {
+    const model_grant *a = pa, *b = pb;
+    if (a->quantity.set != b->quantity.set) return a->quantity.set ? -1 : 1;
+    if (a->expiry_at.set != b->expiry_at.set) return a->expiry_at.set ? -1 : 1;
+    if (a->expiry_at.set && a->expiry_at.v != b->expiry_at.v)
+        return a->expiry_at.v < b->expiry_at.v ? -1 : 1;
+    if (a->active_from.set != b->active_from.set) return a->active_from.set ? 1 : -1;
+    if (a->active_from.set && a->active_from.v != b->active_from.v)
+        return a->active_from.v < b->active_from.v ? -1 : 1;
+    if (a->created_at != b->created_at) return a->created_at < b->created_at ? -1 : 1;
+    return strcmp(a->id, b->id);
+}
+
+static void rows_free(model_grant *rows, size_t n) {
+    for (size_t i = 0; i < n; i++) model_grant_clear(&rows[i]);
+    free(rows);
+}
+
+/* Lock the pair's rows active at `at` and read them in burn order (heap
+ * array). A row changed by a writer we waited for is read as it is now,
+ * but the server sorted it as it was: sorted again here. */
+static store_rc lock_active_rows(pconn *c, const char *org, const char *ent, const char *cust,
+                                 int64_t at, model_grant **rows, size_t *n) {
+    PGresult *res = NULL;
+    *rows = NULL;
+    *n = 0;
+    p_str(&c->p, org);
+    p_str(&c->p, ent);
+    p_str(&c->p, cust);
+    p_int(&c->p, at);
+    store_rc r = run(c, P_CONSUME_LOCK, &res);
+    size_t k = r == STORE_OK ? (size_t)PQntuples(res) : 0;
+    if (k && !(*rows = calloc(k, sizeof **rows))) r = STORE_ERROR;
+    for (size_t i = 0; r == STORE_OK && i < k; i++, (*n)++)
+        if (read_grant(res, (int)i, &(*rows)[i]) != 0) r = STORE_ERROR;
+    PQclear(res);
+    if (r == STORE_OK && k > 1) qsort(*rows, k, sizeof **rows, burn_cmp);
+    return r;
+}
+
+/* Lock, plan (consume_plan, shared with SQLite), write the drawn rows and
+ * their entries, in one transaction: a second consumer of the pair waits
+ * for the row locks and then reads what this one left. */
+static store_rc pg_consume(store *s, const char *org, const char *ent, const char *cust,
+                           double quantity, int64_t at, int64_t now, const store_meta *m,
+                           consume_result *out) {
+    memset(out, 0, sizeof(*out));
+    BORROW(c, s);
+    model_grant *rows = NULL;
+    size_t n = 0;
+    store_rc r = tx_begin(c);
+    if (r == STORE_OK) r = lock_active_rows(c, org, ent, cust, at, &rows, &n);
+    if (r == STORE_OK && n && !(out->draws = calloc(n, sizeof *out->draws))) r = STORE_ERROR;
+    if (r == STORE_OK && !consume_plan(rows, n, quantity, out)) r = STORE_SHORT;
+    for (size_t i = 0, k = 0; r == STORE_OK && i < n && k < out->ndraws; i++) {
+        const consume_draw *d = &out->draws[k];
+        if (strcmp(d->row, rows[i].id) != 0) continue;
+        k++;
+        p_num(&c->p, (opt_num){true, d->quantity_used});
+        p_int(&c->p, now);
+        p_str(&c->p, d->row);
+        r = run(c, P_CONSUME_UPDATE, NULL);
+    }
+    /* the number after the row writes: the counter is locked the shortest */
+    if (r == STORE_OK) r = ledger_next(c, org, &out->seq);
+    for (size_t i = 0, k = 0; r == STORE_OK && i < n && k < out->ndraws; i++) {
+        const consume_draw *d = &out->draws[k];
+        if (strcmp(d->row, rows[i].id) != 0) continue;
+        k++;
+        model_grant after = rows[i]; /* shallow: the entry reads ids and numbers */
+        after.quantity_used = (opt_num){true, d->quantity_used};
+        r = ledger_append(c, org, out->seq, LEDGER_CONSUME, &rows[i], &after, now, m);
+    }
+    rows_free(rows, n);
+    r = tx_end(c, r);
+    give_back(PG(s), c);
+    if (r != STORE_OK && r != STORE_SHORT) consume_result_clear(out);
+    return r;
+}
+
+static store_rc pg_balance_at(store *s, const char *org, const char *ent, const char *cust,
+                              int64_t at, store_balance *out) {
+    memset(out, 0, sizeof(*out));
+    BORROW(c, s);
+    PGresult *res = NULL;
+    p_str(&c->p, org);
+    p_str(&c->p, ent);
+    p_str(&c->p, cust);
+    p_int(&c->p, at);
+    store_rc r = run(c, P_BALANCE, &res);
+    for (int i = 0; r == STORE_OK && i < PQntuples(res); i++) {
+        if (strcmp(PQgetvalue(res, i, 0), "delete") == 0) continue;
+        opt_time from = r_time(res, i, 3), to = r_time(res, i, 4);
+        if ((from.set && from.v > at) || (to.set && at >= to.v)) continue;
+        store_balance_add(out, r_num(res, i, 1), r_num(res, i, 2));
+    }
+    PQclear(res);
+    give_back(PG(s), c);
+    return r;
+}
+
+/* ---- idempotency ------------------------------------------------------------------
+ * idem_begin borrows a connection for the whole request and binds it to the
+ * calling thread (s->tls, c->bound): until idem_finish, the thread's store
+ * calls borrow that one and run inside its transaction, each as a
+ * savepoint. The key's lock is a transaction advisory lock, so a second
+ * request with the key, in any process, waits until the first has
+ * committed (and then finds its answer) or rolled back (and runs). */
+
+/* The key's advisory lock: SHA-256 of org, NUL, key, its first 8 bytes. */
+static int64_t idem_lock_id(const char *org, const char *key) {
+    size_t no = strlen(org), nk = strlen(key);
+    uint8_t h[32];
+    char *buf = malloc(no + 1 + nk);
+    if (!buf) return 0; /* every key then shares one lock: slower, still correct */
+    memcpy(buf, org, no + 1);
+    memcpy(buf + no + 1, key, nk);
+    sha256(buf, no + 1 + nk, h);
+    free(buf);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | h[i];
+    return (int64_t)v;
+}
+
+/* A bytea column as heap bytes (NUL-terminated, free()), or NULL. */
+static char *r_bytes(const PGresult *r, int row, int col, size_t *n) {
+    unsigned char *u = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), n);
+    char *b = u ? malloc(*n + 1) : NULL;
+    if (b) {
+        memcpy(b, u, *n);
+        b[*n] = '\0';
+    }
+    PQfreemem(u);
+    return b;
+}
+
+static store_rc idem_read(const PGresult *res, store_idem *out) {
+    size_t n = 0;
+    char *fp = r_bytes(res, 0, 2, &n);
+    out->status = (unsigned)r_int(res, 0, 0);
+    out->body = r_bytes(res, 0, 1, &out->body_len);
+    if (fp && n == 32) memcpy(out->fingerprint, fp, 32);
+    store_rc r = out->body && fp && n == 32 ? STORE_OK : STORE_ERROR;
+    free(fp);
+    if (r != STORE_OK) {
+        free(out->body);
+        memset(out, 0, sizeof(*out));
+    }
+    return r;
+}
+
+static store_rc pg_idem_begin(store *s, const char *org, const char *key, bool *found,
+                              store_idem *out) {
+    memset(out, 0, sizeof(*out));
+    *found = false;
+    if (pthread_getspecific(PG(s)->tls)) return STORE_ERROR; /* one at a time per thread */
+    BORROW(c, s);
+    PGresult *res = NULL;
+    store_rc r = tx_begin(c);
+    if (r == STORE_OK) {
+        p_int(&c->p, idem_lock_id(org, key));
+        r = run(c, P_IDEM_LOCK, NULL);
+    }
+    if (r == STORE_OK) {
+        p_str(&c->p, org);
+        p_str(&c->p, key);
+        r = run(c, P_IDEM_GET, &res);
+    }
+    if (r == STORE_OK && PQntuples(res) == 1) {
+        r = idem_read(res, out);
+        *found = r == STORE_OK;
+    }
+    PQclear(res);
+    if (r == STORE_OK && !*found && pthread_setspecific(PG(s)->tls, c) == 0) {
+        c->bound = true;
+        return STORE_OK;
+    }
+    /* an answer, or a failure: nothing to keep (a rollback: nothing written) */
+    tx_end(c, STORE_ERROR);
+    give_back(PG(s), c);
+    return r == STORE_OK && !*found ? STORE_ERROR : r;
+}
+
+static store_rc pg_idem_finish(store *s, const char *org, const char *key,
+                               const store_idem *answer, const char *request_id, int64_t now) {
+    pconn *c = pthread_getspecific(PG(s)->tls);
+    if (!c) return STORE_ERROR;
+    c->deadline = mono_ms() + PG_BUDGET_MS;
+    store_rc r = STORE_OK;
+    if (answer) { /* into the transaction itself: a failure fails the commit */
+        p_str(&c->p, org);
+        p_str(&c->p, key);
+        p_bytes(&c->p, answer->fingerprint, 32);
+        p_int(&c->p, (int64_t)answer->status);
+        p_bytes(&c->p, answer->body ? answer->body : "", answer->body_len);
+        p_str(&c->p, request_id);
+        p_int(&c->p, now);
+        r = run(c, P_IDEM_INSERT, NULL);
+    }
+    c->bound = false;
+    pthread_setspecific(PG(s)->tls, NULL);
+    /* no answer to keep: roll everything back */
+    store_rc end = tx_end(c, answer ? r : STORE_ERROR);
+    give_back(PG(s), c);
+    return answer ? end : STORE_OK;
+}
+
+static store_rc pg_idem_prune(store *s, int64_t before, int64_t *deleted) {
+    *deleted = 0;
+    BORROW(c, s);
+    PGresult *res = NULL;
+    store_rc r = one_begin(c);
+    if (r == STORE_OK) {
+        p_int(&c->p, before);
+        r = run(c, P_IDEM_PRUNE, &res);
+    }
+    if (r == STORE_OK) *deleted = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    r = one_end(c, r);
+    give_back(PG(s), c);
+    return r;
+}
+
+/* ---- scans for verify ---------------------------------------------------------- */
+
+/* A ledger entry selected with SQL_LEDGER_COLS from column `b`. */
+static int read_ledger(const PGresult *r, int row, int b, ledger_entry *e) {
+    memset(e, 0, sizeof(*e));
+    r_id(r, row, b, e->org);
+    e->seq = r_int(r, row, b + 1);
+    e->at = r_int(r, row, b + 2);
+    int kind = sql_ledger_kind(PQgetvalue(r, row, b + 3));
+    if (kind < 0) return -1; /* the table's CHECK allows no other kind */
+    e->kind = (ledger_kind)kind;
+    r_id(r, row, b + 4, e->row);
+    r_id(r, row, b + 5, e->entitlement);
+    r_id(r, row, b + 6, e->customer);
+    e->quantity_delta = r_num(r, row, b + 7).v;
+    e->quantity_used_delta = r_num(r, row, b + 8).v;
+    e->quantity = r_num(r, row, b + 9);
+    e->quantity_used = r_num(r, row, b + 10);
+    e->active_from = r_time(r, row, b + 11);
+    e->expiry_at = r_time(r, row, b + 12);
+    snprintf(e->request_id, sizeof e->request_id, "%s", PQgetvalue(r, row, b + 13));
+    snprintf(e->idem_key, sizeof e->idem_key, "%s", PQgetvalue(r, row, b + 14));
+    return 0;
+}
+
+#define SCAN_CURSOR "DECLARE scan NO SCROLL CURSOR FOR "
+#define SCAN_CHUNK "10000"
+
+/* Run `declare` (SCAN_CURSOR and a query), reading SCAN_CHUNK rows at a time
+ * (a whole table in one result would be held in memory at once), calling
+ * row(cls, res, i, &r) until it returns false; one transaction, so one
+ * snapshot throughout. Each chunk has the time of a store call. */
+static store_rc scan(store *s, const char *declare,
+                     bool (*row)(void *cls, const PGresult *res, int i, store_rc *r), void *cls) {
+    BORROW(c, s);
+    store_rc r = tx_begin(c);
+    if (r == STORE_OK) r = run_text(c, "scan", declare, NULL);
+    for (bool go = true; r == STORE_OK && go;) {
+        PGresult *res = NULL;
+        c->deadline = mono_ms() + PG_BUDGET_MS;
+        r = run_text(c, "scan", "FETCH " SCAN_CHUNK " FROM scan", &res);
+        int n = r == STORE_OK ? PQntuples(res) : 0;
+        go = n > 0;
+        for (int i = 0; i < n && go; i++) go = row(cls, res, i, &r);
+        PQclear(res);
+    }
+    /* the cursor closes with the transaction (read only: commit or not) */
+    r = tx_end(c, r);
+    give_back(PG(s), c);
+    return r;
+}
+
+typedef struct {
+    bool (*fn)(void *cls, const ledger_entry *e);
+    void *cls;
+} scan_ledger_ctx;
+
+static bool scan_ledger_row(void *cls, const PGresult *res, int i, store_rc *r) {
+    scan_ledger_ctx *x = cls;
+    ledger_entry e;
+    if (read_ledger(res, i, 0, &e) != 0) {
+        *r = STORE_ERROR;
+        return false;
+    }
+    return x->fn(x->cls, &e);
+}
+
+static store_rc pg_scan_ledger(store *s, bool (*fn)(void *cls, const ledger_entry *e), void *cls) {
+    scan_ledger_ctx x = {fn, cls};
+    return scan(s,
+                SCAN_CURSOR "SELECT " SQL_LEDGER_COLS " FROM ledger t "
+                            "ORDER BY t.org_id, t.row_id, t.seq",
+                scan_ledger_row, &x);
+}
+
+typedef struct {
+    bool (*fn)(void *cls, const char *org, const model_grant *g);
+    void *cls;
+} scan_rows_ctx;
+
+static bool scan_rows_row(void *cls, const PGresult *res, int i, store_rc *r) {
+    scan_rows_ctx *x = cls;
+    model_grant g;
+    char org[ID_BUF];
+    if (read_grant(res, i, &g) != 0) {
+        *r = STORE_ERROR;
+        return false;
+    }
+    r_id(res, i, GRANT_NCOLS, org);
+    bool go = x->fn(x->cls, org, &g);
+    model_grant_clear(&g);
+    return go;
+}
+
+static store_rc pg_scan_rows(store *s, bool (*fn)(void *cls, const char *org, const model_grant *g),
+                             void *cls) {
+    scan_rows_ctx x = {fn, cls};
+    return scan(s,
+                SCAN_CURSOR "SELECT " GRANT_COLS ", org_id FROM customer_entitlements "
+                            "ORDER BY org_id, id",
+                scan_rows_row, &x);
 }
 
 /* ---- lists ------------------------------------------------------------------
@@ -1311,6 +1856,7 @@ static store_rc list_segment(pg_store *s, pconn *c, const list_query *q, const s
             bad |= oom;
             break;
         }
+        case LIST_LEDGER: bad = read_ledger(res, row, 0, &out->entries[i]); break;
         }
         out->n++; /* counted even when bad, so clear() frees what was read */
         if (bad) r = STORE_ERROR;
@@ -1349,8 +1895,10 @@ static store_rc pg_list(store *s, const list_query *q0, list_result *out) {
     case LIST_CUSTOMERS: out->custs = calloc(cap, sizeof *out->custs); break;
     case LIST_GRANTS: out->grants = calloc(cap, sizeof *out->grants); break;
     case LIST_UNIQUE: out->uniq = calloc(cap, sizeof *out->uniq); break;
+    case LIST_LEDGER: out->entries = calloc(cap, sizeof *out->entries); break;
     }
-    if (!out->ents && !out->custs && !out->grants && !out->uniq) return STORE_ERROR;
+    if (!out->ents && !out->custs && !out->grants && !out->uniq && !out->entries)
+        return STORE_ERROR;
     list_query q = *q0;
     char *needle = NULL;
     bool never = false;
@@ -1472,6 +2020,7 @@ static void pg_close(store *base) {
         p_reset(&s->pool[i].p);
     }
     free(s->pool);
+    pthread_key_delete(s->tls);
     pthread_cond_destroy(&s->freed);
     pthread_mutex_destroy(&s->lock);
     free(s->dsn);
@@ -1499,6 +2048,13 @@ static const store_ops PG_OPS = {
     .customer_update = pg_customer_update,
     .customer_delete = pg_customer_delete,
     .list = pg_list,
+    .consume = pg_consume,
+    .balance_at = pg_balance_at,
+    .idem_begin = pg_idem_begin,
+    .idem_finish = pg_idem_finish,
+    .idem_prune = pg_idem_prune,
+    .scan_ledger = pg_scan_ledger,
+    .scan_rows = pg_scan_rows,
 };
 
 store *store_pg_open(const char *conninfo, unsigned pool, char *err, size_t errcap) {
@@ -1509,6 +2065,11 @@ store *store_pg_open(const char *conninfo, unsigned pool, char *err, size_t errc
     }
     s->base.ops = &PG_OPS;
     s->npool = pool ? pool : 1;
+    if (pthread_key_create(&s->tls, NULL) != 0) {
+        snprintf(err, errcap, "out of thread-specific keys");
+        free(s);
+        return NULL;
+    }
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -56,13 +56,32 @@ static const sql_field GRANT_FIELDS[] = {
     {NULL, NULL, false, false},
 };
 
+/* The ledger's entries are keyed by (seq, row_id): its "id" is the row. */
+static const sql_field LEDGER_FIELDS[] = {
+    {"id", "t.row_id", false, true},
+    {"row", "t.row_id", false, true},
+    {"customer", "t.customer_id", false, true},
+    {"entitlement", "t.entitlement_id", false, true},
+    {"kind", "t.kind", false, true},
+    {"seq", "t.seq", false, false},
+    {"at", "t.at", false, false},
+    {NULL, NULL, false, false},
+};
+
 const sql_field *sql_field_of(list_kind k, const char *name) {
     const sql_field *f = k == LIST_CUSTOMERS ? CUST_FIELDS
                          : k == LIST_GRANTS  ? GRANT_FIELDS
+                         : k == LIST_LEDGER  ? LEDGER_FIELDS
                                              : ENT_FIELDS;
     for (; f->field; f++)
         if (strcmp(f->field, name) == 0) return f;
     return NULL;
+}
+
+int sql_ledger_kind(const char *name) {
+    for (int k = 0; k < 4; k++)
+        if (name && strcmp(name, ledger_kind_names[k]) == 0) return k;
+    return -1;
 }
 
 /* ---- the builder -------------------------------------------------------- */
@@ -189,6 +208,7 @@ static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q
             [LIST_CUSTOMERS] = "t.customer_name\\t.email\\t.external_id",
             [LIST_GRANTS] = "e.name",
             [LIST_UNIQUE] = "t.name",
+            [LIST_LEDGER] = "t.kind",
         };
         char cols[128];
         snprintf(cols, sizeof cols, "%s%s", SEARCH[q->kind],
@@ -225,6 +245,11 @@ int sql_segments(const list_query *q, const sql_field *sf, sql_segment out[2]) {
     return 2;
 }
 
+/* The column that breaks ties and makes a position unique. */
+static const char *tie_col(const list_query *q) {
+    return q->kind == LIST_LEDGER ? "t.row_id" : "t.id";
+}
+
 /* The segment's condition, and the position's when it lies in it. */
 static void sb_segment(sql_builder *b, const sql_dialect *d, const list_query *q,
                        const sql_field *s, sql_segment seg, bool from_position) {
@@ -236,8 +261,10 @@ static void sb_segment(sql_builder *b, const sql_dialect *d, const list_query *q
         sb_add(b, seg == SQL_SEG_NULLS ? " IS NULL" : " IS NOT NULL");
     }
     if (!from_position) return;
-    if (seg == SQL_SEG_NULLS || strcmp(s->sql, "t.id") == 0) {
-        sb_add(b, " AND t.id");
+    const char *tie = tie_col(q);
+    if (seg == SQL_SEG_NULLS || strcmp(s->sql, tie) == 0) {
+        sb_add(b, " AND ");
+        sb_add(b, tie);
         sb_add(b, gt);
         sb_bind(b, d, &idv);
         return;
@@ -253,7 +280,9 @@ static void sb_segment(sql_builder *b, const sql_dialect *d, const list_query *q
     }
     if (raw) sb_template(b, d, d->bytes_of, s->sql, NULL, false);
     else sb_add(b, s->sql);
-    sb_add(b, ", t.id)");
+    sb_add(b, ", ");
+    sb_add(b, tie);
+    sb_add(b, ")");
     sb_add(b, gt);
     sb_add(b, "(");
     if (key) {
@@ -339,6 +368,11 @@ static void sb_from(sql_builder *b, const sql_dialect *d, const list_query *q, b
         sb_add(b, " AND x.entitlement_id = t.id)");
         break;
     }
+    case LIST_LEDGER:
+        sb_add(b, count ? "SELECT COUNT(*)" : "SELECT " SQL_LEDGER_COLS);
+        sb_add(b, " FROM ledger t WHERE t.org_id = ");
+        sb_bind(b, d, &org);
+        break;
     }
 }
 
@@ -349,7 +383,8 @@ void sql_list_rows(sql_builder *b, const sql_dialect *d, const list_query *q,
     sb_filters(b, d, q);
     sb_segment(b, d, q, sf, seg, from_position);
     sb_add(b, " ORDER BY ");
-    if (seg == SQL_SEG_VALUES && strcmp(sf->sql, "t.id") != 0) {
+    const char *tie = tie_col(q);
+    if (seg == SQL_SEG_VALUES && strcmp(sf->sql, tie) != 0) {
         if (d->sort_key && sf->text) {
             sb_template(b, d, d->sort_key, sf->sql, NULL, false);
             sb_add(b, asc ? " ASC, " : " DESC, ");
@@ -357,7 +392,8 @@ void sql_list_rows(sql_builder *b, const sql_dialect *d, const list_query *q,
         sb_add(b, sf->sql);
         sb_add(b, asc ? " ASC, " : " DESC, ");
     }
-    sb_add(b, asc ? "t.id ASC" : "t.id DESC");
+    sb_add(b, tie);
+    sb_add(b, asc ? " ASC" : " DESC");
     char lim[32];
     snprintf(lim, sizeof lim, " LIMIT %zu", want);
     sb_add(b, lim);

@@ -31,6 +31,16 @@ typedef struct {
 
 extern const sql_dialect SQL_SQLITE;
 
+/* A ledger entry's columns, in the order both backends read them. */
+#define SQL_LEDGER_COLS                                                                            \
+    "t.org_id, t.seq, t.at, t.kind, t.row_id, t.entitlement_id, t.customer_id, "                  \
+    "t.quantity_delta, t.quantity_used_delta, t.quantity, t.quantity_used, t.active_from, "        \
+    "t.expiry_at, t.request_id, t.idempotency_key"
+#define SQL_LEDGER_NCOLS 15
+
+/* "create" -> LEDGER_CREATE ...; -1 when unknown */
+int sql_ledger_kind(const char *name);
+
 typedef struct {
     const char *field; /* the API's name */
     const char *sql;   /* its column */

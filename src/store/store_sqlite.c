@@ -60,6 +60,17 @@ enum stmt_id {
     S_CUST_UPDATE,
     S_CUST_DELETE,
     S_CUST_IN_USE,
+    S_SAVEPOINT,
+    S_RELEASE,
+    S_ROLLBACK_TO,
+    S_LEDGER_NEXT,
+    S_LEDGER_INSERT,
+    S_CONSUME_ROWS,
+    S_CONSUME_UPDATE,
+    S_BALANCE,
+    S_IDEM_GET,
+    S_IDEM_INSERT,
+    S_IDEM_PRUNE,
     S_COUNT
 };
 
@@ -119,6 +130,40 @@ static const char *const SQL[S_COUNT] = {
     [S_CUST_DELETE] = "DELETE FROM customers WHERE id = ?1 AND org_id = ?2",
     [S_CUST_IN_USE] = "SELECT 1 FROM customer_entitlements WHERE org_id = ?2 AND customer_id = ?1 "
                       "LIMIT 1",
+    [S_SAVEPOINT] = "SAVEPOINT op",
+    [S_RELEASE] = "RELEASE op",
+    [S_ROLLBACK_TO] = "ROLLBACK TO op",
+    /* writers are serialised (write_lock), so MAX + 1 is gapless and in
+     * commit order; the primary key (org_id, seq, row_id) serves it */
+    [S_LEDGER_NEXT] = "SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger WHERE org_id = ?1",
+    [S_LEDGER_INSERT] =
+        "INSERT INTO ledger(org_id, seq, row_id, at, kind, entitlement_id, customer_id, "
+        "quantity_delta, quantity_used_delta, quantity, quantity_used, active_from, expiry_at, "
+        "request_id, idempotency_key) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    /* the pair's rows active at ?4, in burn order (NULLs sort first in
+     * SQLite, hence the IS NULL terms) */
+    [S_CONSUME_ROWS] = "SELECT " GRANT_COLS " FROM customer_entitlements "
+                       "WHERE org_id = ?1 AND entitlement_id = ?2 AND customer_id = ?3 "
+                       "AND (active_from IS NULL OR active_from <= ?4) "
+                       "AND (expiry_at IS NULL OR ?4 < expiry_at) "
+                       "ORDER BY quantity IS NULL, expiry_at IS NULL, expiry_at, active_from, "
+                       "created_at, id",
+    [S_CONSUME_UPDATE] = "UPDATE customer_entitlements SET quantity_used = ?1, updated_at = ?2 "
+                         "WHERE id = ?3",
+    /* each of the pair's rows (its create entry) with its latest entry made
+     * at or before ?4 */
+    [S_BALANCE] = "SELECT l.kind, l.quantity, l.quantity_used, l.active_from, l.expiry_at "
+                  "FROM ledger c JOIN ledger l ON l.org_id = c.org_id AND l.row_id = c.row_id "
+                  "AND l.seq = (SELECT x.seq FROM ledger x WHERE x.org_id = c.org_id "
+                  "AND x.row_id = c.row_id AND x.at <= ?4 ORDER BY x.seq DESC LIMIT 1) "
+                  "WHERE c.org_id = ?1 AND c.entitlement_id = ?2 AND c.customer_id = ?3 "
+                  "AND c.kind = 'create' ORDER BY c.row_id",
+    [S_IDEM_GET] = "SELECT status, body, fingerprint FROM idempotency_keys "
+                   "WHERE org_id = ?1 AND key = ?2",
+    [S_IDEM_INSERT] = "INSERT INTO idempotency_keys(org_id, key, fingerprint, status, body, "
+                      "request_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_IDEM_PRUNE] = "DELETE FROM idempotency_keys WHERE created_at < ?1",
 };
 
 /* Versioned migrations: entry i brings the schema to version i+1. Applied in
@@ -182,6 +227,36 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX ce_cust_quantity ON customer_entitlements(org_id, customer_id, quantity, id);"
     "CREATE INDEX ce_cust_active_from ON customer_entitlements(org_id, customer_id, active_from, id);"
     "CREATE INDEX ce_cust_expiry_at ON customer_entitlements(org_id, customer_id, expiry_at, id);",
+    /* 4: the ledger (append-only: triggers refuse UPDATE and DELETE) and the
+     * idempotency keys. Rows made before it get one create entry each, at
+     * their created_at, numbered per organisation in creation order. */
+    "CREATE TABLE ledger("
+    "  org_id TEXT NOT NULL, seq INTEGER NOT NULL, row_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('create', 'update', 'consume', 'delete')),"
+    "  entitlement_id TEXT NOT NULL, customer_id TEXT NOT NULL,"
+    "  quantity_delta REAL NOT NULL, quantity_used_delta REAL NOT NULL,"
+    "  quantity REAL, quantity_used REAL, active_from INTEGER, expiry_at INTEGER,"
+    "  request_id TEXT, idempotency_key TEXT,"
+    "  PRIMARY KEY (org_id, seq, row_id)) WITHOUT ROWID;"
+    "CREATE INDEX ledger_row ON ledger(org_id, row_id, seq, at);"
+    "CREATE INDEX ledger_customer ON ledger(org_id, customer_id, seq, row_id);"
+    "CREATE INDEX ledger_pair_rows ON ledger(org_id, entitlement_id, customer_id, row_id)"
+    "  WHERE kind = 'create';"
+    "CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger"
+    "  BEGIN SELECT RAISE(ABORT, 'ledger entries are immutable'); END;"
+    "CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger"
+    "  BEGIN SELECT RAISE(ABORT, 'ledger entries are immutable'); END;"
+    "INSERT INTO ledger(org_id, seq, row_id, at, kind, entitlement_id, customer_id,"
+    "  quantity_delta, quantity_used_delta, quantity, quantity_used, active_from, expiry_at)"
+    "  SELECT org_id, ROW_NUMBER() OVER (PARTITION BY org_id ORDER BY created_at, id), id,"
+    "  created_at, 'create', entitlement_id, customer_id, COALESCE(quantity, 0),"
+    "  COALESCE(quantity_used, 0), quantity, quantity_used, active_from, expiry_at"
+    "  FROM customer_entitlements;"
+    "CREATE TABLE idempotency_keys("
+    "  org_id TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL,"
+    "  status INTEGER NOT NULL, body BLOB NOT NULL, request_id TEXT,"
+    "  created_at INTEGER NOT NULL, PRIMARY KEY (org_id, key)) WITHOUT ROWID;"
+    "CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
 };
 #define N_MIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
 
@@ -189,6 +264,10 @@ typedef struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
     sqlite3_stmt *grant_update[16]; /* by the mask of changed columns, made on first use */
+    /* Inside an idempotent request's transaction (idem_begin to
+     * idem_finish): this thread holds write_lock, and each call runs as a
+     * savepoint of that transaction instead of a transaction of its own. */
+    bool held;
     struct conn *next;
 } conn;
 
@@ -493,13 +572,16 @@ static store_rc commit_done(sq_store *s) {
     return wait_durable(s, seq);
 }
 
-/* Run a one-statement write in its own transaction under the write lock. */
+/* Run a one-statement write in its own transaction under the write lock
+ * (inside a held transaction: as one statement of it, which SQLite undoes
+ * alone when it fails). */
 static store_rc write_one(sq_store *s, conn *c, sqlite3_stmt *st) {
-    pthread_mutex_lock(&s->write_lock);
+    if (!c->held) pthread_mutex_lock(&s->write_lock);
     int rc = sqlite3_step(st);
     store_rc out = rc == SQLITE_DONE ? STORE_OK : rc_of(rc);
     if (out != STORE_OK && out != STORE_CONFLICT) log_db(c->db, "write");
     sqlite3_reset(st);
+    if (c->held) return out;
     if (out == STORE_OK) return commit_done(s);
     pthread_mutex_unlock(&s->write_lock);
     return out;
@@ -696,8 +778,69 @@ static int read_grant(sqlite3_stmt *st, model_grant *g) {
     return oom ? -1 : 0;
 }
 
-static store_rc sq_grant_create(store *s, const char *org, const model_grant *g) {
+static store_rc tx_begin(sq_store *q, conn *c);
+static store_rc tx_end(sq_store *q, conn *c, store_rc r);
+static store_rc step_done(conn *c, sqlite3_stmt *st, const char *what);
+
+/* ---- the ledger ------------------------------------------------------------ */
+
+/* The organisation's next sequence number (inside the change's transaction). */
+static store_rc ledger_next(conn *c, const char *org, int64_t *seq) {
+    sqlite3_stmt *st = stmt(c, S_LEDGER_NEXT);
+    bind_text(st, 1, org);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *seq = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return STORE_OK;
+    log_db(c->db, "ledger seq");
+    return rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+}
+
+static double num0(opt_num v) {
+    return v.set ? v.v : 0;
+}
+
+/* Append the entry of one row's change: `before` NULL for a create, `after`
+ * NULL for a delete (store.h's ledger_entry says what each column holds). */
+static store_rc ledger_append(conn *c, const char *org, int64_t seq, ledger_kind kind,
+                              const model_grant *before, const model_grant *after, int64_t now,
+                              const store_meta *m) {
+    const model_grant *row = after ? after : before;
+    static const model_grant none; /* all null: the "before" of a create, "after" of a delete */
+    const model_grant *b = before ? before : &none, *a = after ? after : &none;
+    sqlite3_stmt *st = stmt(c, S_LEDGER_INSERT);
+    bind_text(st, 1, org);
+    sqlite3_bind_int64(st, 2, seq);
+    bind_text(st, 3, row->id);
+    sqlite3_bind_int64(st, 4, now);
+    bind_text(st, 5, ledger_kind_names[kind]);
+    bind_text(st, 6, row->entitlement);
+    bind_text(st, 7, row->customer);
+    sqlite3_bind_double(st, 8, num0(a->quantity) - num0(b->quantity));
+    sqlite3_bind_double(st, 9, num0(a->quantity_used) - num0(b->quantity_used));
+    bind_num(st, 10, a->quantity);
+    bind_num(st, 11, a->quantity_used);
+    bind_time(st, 12, a->active_from);
+    bind_time(st, 13, a->expiry_at);
+    bind_text(st, 14, m && m->request_id && *m->request_id ? m->request_id : NULL);
+    bind_text(st, 15, m && m->idem_key && *m->idem_key ? m->idem_key : NULL);
+    return step_done(c, st, "ledger entry");
+}
+
+/* One change of one row: a sequence number and its entry. */
+static store_rc ledger_change(conn *c, const char *org, ledger_kind kind, const model_grant *before,
+                              const model_grant *after, int64_t now, const store_meta *m) {
+    int64_t seq = 0;
+    store_rc r = ledger_next(c, org, &seq);
+    if (r == STORE_OK) r = ledger_append(c, org, seq, kind, before, after, now, m);
+    return r;
+}
+
+static store_rc sq_grant_create(store *s, const char *org, const model_grant *g, int64_t now,
+                                const store_meta *m) {
     CONN_OR_FAIL(c, s);
+    store_rc r = tx_begin(SQ(s), c);
+    if (r != STORE_OK) return r;
     sqlite3_stmt *st = stmt(c, S_GRANT_INSERT);
     bind_text(st, 1, org);
     bind_text(st, 2, g->id);
@@ -718,13 +861,14 @@ static store_rc sq_grant_create(store *s, const char *org, const model_grant *g)
     bind_mstr(st, 17, g->status);
     sqlite3_bind_int64(st, 18, g->created_at);
     sqlite3_bind_int64(st, 19, g->updated_at);
-    store_rc r = write_one(SQ(s), c, st);
+    r = step_done(c, st, "insert row");
     /* A foreign key failure means the entitlement or customer vanished
      * between the handler's check and this insert. */
     if (r == STORE_CONFLICT &&
         sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
         r = STORE_NOT_FOUND;
-    return r;
+    if (r == STORE_OK) r = ledger_change(c, org, LEDGER_CREATE, NULL, g, now, m);
+    return tx_end(SQ(s), c, r);
 }
 
 static store_rc grant_select(conn *c, const char *org, const char *ent, const char *cust,
@@ -786,16 +930,12 @@ static sqlite3_stmt *grant_update_stmt(conn *c, unsigned mask) {
     return *slot;
 }
 
-static store_rc tx_begin(sq_store *q, conn *c);
-static store_rc tx_end(sq_store *q, conn *c, store_rc r);
-static store_rc step_done(conn *c, sqlite3_stmt *st, const char *what);
-
 /* PATCH: read, merge, check, write and commit in one IMMEDIATE transaction,
  * so two writers of one row are serialised and neither's change is lost
  * halfway. */
 static store_rc sq_grant_update(store *s, const char *org, const char *ent, const char *cust,
                                 const char *id, const model_grant_patch *p, int64_t now,
-                                model_grant *out) {
+                                const store_meta *m, model_grant *out) {
     memset(out, 0, sizeof(*out)); /* so every exit may clear it */
     CONN_OR_FAIL(c, s);
     store_rc r = tx_begin(SQ(s), c);
@@ -821,6 +961,7 @@ static store_rc sq_grant_update(store *s, const char *org, const char *ent, cons
             r = step_done(c, st, "update row");
         }
     }
+    if (r == STORE_OK) r = ledger_change(c, org, LEDGER_UPDATE, &before, out, now, m);
     r = tx_end(SQ(s), c, r);
     if (r != STORE_OK) model_grant_clear(out);
     return r;
@@ -828,8 +969,19 @@ static store_rc sq_grant_update(store *s, const char *org, const char *ent, cons
 
 /* ---- transactions of several statements ---------------------------------- */
 
-/* Take the write lock and BEGIN IMMEDIATE; on failure the lock is released. */
+/* Run a fixed statement that returns no row. */
+static store_rc run_fixed(conn *c, enum stmt_id id) {
+    int rc = sqlite3_step(stmt(c, id));
+    sqlite3_reset(c->st[id]);
+    if (rc == SQLITE_DONE) return STORE_OK;
+    log_db(c->db, SQL[id]);
+    return rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+}
+
+/* Take the write lock and BEGIN IMMEDIATE; on failure the lock is released.
+ * Inside a held transaction: a savepoint. */
 static store_rc tx_begin(sq_store *q, conn *c) {
+    if (c->held) return run_fixed(c, S_SAVEPOINT);
     pthread_mutex_lock(&q->write_lock);
     int rc = sqlite3_step(stmt(c, S_BEGIN));
     sqlite3_reset(c->st[S_BEGIN]);
@@ -839,8 +991,14 @@ static store_rc tx_begin(sq_store *q, conn *c) {
     return rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
 }
 
-/* COMMIT when `r` is STORE_OK (which may then fail), else ROLLBACK; unlock. */
+/* COMMIT when `r` is STORE_OK (which may then fail), else ROLLBACK; unlock.
+ * Inside a held transaction: release the savepoint, or undo back to it. */
 static store_rc tx_end(sq_store *q, conn *c, store_rc r) {
+    if (c->held) {
+        if (r != STORE_OK) run_fixed(c, S_ROLLBACK_TO);
+        store_rc rel = run_fixed(c, S_RELEASE);
+        return r != STORE_OK ? r : rel;
+    }
     if (r == STORE_OK) {
         int rc = sqlite3_step(stmt(c, S_COMMIT));
         sqlite3_reset(c->st[S_COMMIT]);
@@ -879,7 +1037,8 @@ static store_rc in_use(conn *c, enum stmt_id id, const char *org, const char *ob
 }
 
 static store_rc sq_grant_delete(store *s, const char *org, const char *ent, const char *cust,
-                                const char *id, model_grant *out) {
+                                const char *id, int64_t now, const store_meta *m,
+                                model_grant *out) {
     memset(out, 0, sizeof(*out));
     CONN_OR_FAIL(c, s);
     store_rc r = tx_begin(SQ(s), c);
@@ -890,6 +1049,7 @@ static store_rc sq_grant_delete(store *s, const char *org, const char *ent, cons
         bind_text(st, 1, out->id);
         r = step_done(c, st, "delete row");
     }
+    if (r == STORE_OK) r = ledger_change(c, org, LEDGER_DELETE, out, NULL, now, m);
     r = tx_end(SQ(s), c, r);
     if (r != STORE_OK) model_grant_clear(out);
     return r;
@@ -908,6 +1068,271 @@ static store_rc sq_grant_total(store *s, const char *org, const char *ent, const
     if (rc == SQLITE_ROW) *sum = sqlite3_column_double(st, 0);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? STORE_OK : rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+}
+
+/* ---- consumption ------------------------------------------------------------ */
+
+/* The pair's rows active at `at`, in burn order (heap array). */
+static store_rc active_rows(conn *c, const char *org, const char *ent, const char *cust,
+                            int64_t at, model_grant **rows, size_t *n) {
+    size_t cap = 0;
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st = stmt(c, S_CONSUME_ROWS);
+    bind_text(st, 1, org);
+    bind_text(st, 2, ent);
+    bind_text(st, 3, cust);
+    sqlite3_bind_int64(st, 4, at);
+    int rc;
+    store_rc r = STORE_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            model_grant *nr = realloc(*rows, cap * sizeof **rows);
+            if (!nr) {
+                r = STORE_ERROR;
+                break;
+            }
+            *rows = nr;
+        }
+        if (read_grant(st, &(*rows)[*n]) != 0) {
+            r = STORE_ERROR;
+            break;
+        }
+        (*n)++;
+    }
+    if (r == STORE_OK && rc != SQLITE_DONE) {
+        log_db(c->db, "consume rows");
+        r = rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+static void rows_free(model_grant *rows, size_t n) {
+    for (size_t i = 0; i < n; i++) model_grant_clear(&rows[i]);
+    free(rows);
+}
+
+/* Read the active rows, plan, write the drawn rows and their entries, all in
+ * one IMMEDIATE transaction: no other writer runs between the read and the
+ * write, so two consumers can never both draw the same units. */
+static store_rc sq_consume(store *s, const char *org, const char *ent, const char *cust,
+                           double quantity, int64_t at, int64_t now, const store_meta *m,
+                           consume_result *out) {
+    memset(out, 0, sizeof(*out));
+    CONN_OR_FAIL(c, s);
+    store_rc r = tx_begin(SQ(s), c);
+    if (r != STORE_OK) return r;
+    model_grant *rows = NULL;
+    size_t n = 0;
+    r = active_rows(c, org, ent, cust, at, &rows, &n);
+    if (r == STORE_OK && n && !(out->draws = calloc(n, sizeof *out->draws))) r = STORE_ERROR;
+    if (r == STORE_OK && !consume_plan(rows, n, quantity, out)) r = STORE_SHORT;
+    if (r == STORE_OK) r = ledger_next(c, org, &out->seq);
+    for (size_t i = 0, k = 0; r == STORE_OK && i < n && k < out->ndraws; i++) {
+        const consume_draw *d = &out->draws[k];
+        if (strcmp(d->row, rows[i].id) != 0) continue;
+        k++;
+        model_grant after = rows[i]; /* shallow: the entry reads ids and numbers */
+        after.quantity_used = (opt_num){true, d->quantity_used};
+        sqlite3_stmt *st = stmt(c, S_CONSUME_UPDATE);
+        sqlite3_bind_double(st, 1, d->quantity_used);
+        sqlite3_bind_int64(st, 2, now);
+        bind_text(st, 3, d->row);
+        r = step_done(c, st, "consume row");
+        if (r == STORE_OK) r = ledger_append(c, org, out->seq, LEDGER_CONSUME, &rows[i], &after, now, m);
+    }
+    rows_free(rows, n);
+    r = tx_end(SQ(s), c, r);
+    if (r != STORE_OK && r != STORE_SHORT) consume_result_clear(out);
+    return r;
+}
+
+static store_rc sq_balance_at(store *s, const char *org, const char *ent, const char *cust,
+                              int64_t at, store_balance *out) {
+    memset(out, 0, sizeof(*out));
+    CONN_OR_FAIL(c, s);
+    sqlite3_stmt *st = stmt(c, S_BALANCE);
+    bind_text(st, 1, org);
+    bind_text(st, 2, ent);
+    bind_text(st, 3, cust);
+    sqlite3_bind_int64(st, 4, at);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *kind = sqlite3_column_text(st, 0);
+        if (kind && strcmp((const char *)kind, "delete") == 0) continue;
+        opt_time from = col_time(st, 3), to = col_time(st, 4);
+        if ((from.set && from.v > at) || (to.set && at >= to.v)) continue;
+        store_balance_add(out, col_num(st, 1), col_num(st, 2));
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return STORE_OK;
+    log_db(c->db, "balance");
+    return rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+}
+
+/* ---- idempotency ------------------------------------------------------------- */
+
+/* Begin the request's transaction (write_lock held: a second request with
+ * the key waits here) and look the key up. */
+static store_rc sq_idem_begin(store *s, const char *org, const char *key, bool *found,
+                              store_idem *out) {
+    memset(out, 0, sizeof(*out));
+    *found = false;
+    CONN_OR_FAIL(c, s);
+    if (c->held) return STORE_ERROR; /* one idempotent request per thread at a time */
+    store_rc r = tx_begin(SQ(s), c);
+    if (r != STORE_OK) return r;
+    sqlite3_stmt *st = stmt(c, S_IDEM_GET);
+    bind_text(st, 1, org);
+    bind_text(st, 2, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *found = true;
+        out->status = (unsigned)sqlite3_column_int(st, 0);
+        out->body_len = (size_t)sqlite3_column_bytes(st, 1);
+        out->body = malloc(out->body_len + 1);
+        const void *fp = sqlite3_column_blob(st, 2);
+        if (!out->body || !fp || sqlite3_column_bytes(st, 2) != 32) {
+            r = STORE_ERROR;
+        } else {
+            memcpy(out->body, sqlite3_column_blob(st, 1), out->body_len);
+            out->body[out->body_len] = '\0';
+            memcpy(out->fingerprint, fp, 32);
+        }
+    } else if (rc != SQLITE_DONE) {
+        log_db(c->db, "idempotency key");
+        r = rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+    }
+    sqlite3_reset(st);
+    if (r != STORE_OK || *found) {
+        /* nothing to keep: end the transaction (a rollback: it wrote nothing) */
+        tx_end(SQ(s), c, STORE_ERROR);
+        if (r != STORE_OK) {
+            free(out->body);
+            memset(out, 0, sizeof(*out));
+            *found = false;
+        }
+        return r;
+    }
+    c->held = true;
+    return STORE_OK;
+}
+
+static store_rc sq_idem_finish(store *s, const char *org, const char *key,
+                               const store_idem *answer, const char *request_id, int64_t now) {
+    CONN_OR_FAIL(c, s);
+    if (!c->held) return STORE_ERROR;
+    store_rc r = STORE_OK;
+    if (answer) {
+        sqlite3_stmt *st = stmt(c, S_IDEM_INSERT);
+        bind_text(st, 1, org);
+        bind_text(st, 2, key);
+        sqlite3_bind_blob(st, 3, answer->fingerprint, 32, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, (int)answer->status);
+        sqlite3_bind_blob64(st, 5, answer->body ? answer->body : "", answer->body_len,
+                            SQLITE_STATIC);
+        bind_text(st, 6, request_id);
+        sqlite3_bind_int64(st, 7, now);
+        r = step_done(c, st, "store idempotency key");
+    }
+    c->held = false;
+    /* no answer to keep: roll everything back (tx_end's ROLLBACK) */
+    store_rc end = tx_end(SQ(s), c, answer ? r : STORE_ERROR);
+    return answer ? end : STORE_OK;
+}
+
+static store_rc sq_idem_prune(store *s, int64_t before, int64_t *deleted) {
+    CONN_OR_FAIL(c, s);
+    sqlite3_stmt *st = stmt(c, S_IDEM_PRUNE);
+    sqlite3_bind_int64(st, 1, before);
+    store_rc r = write_one(SQ(s), c, st);
+    *deleted = r == STORE_OK ? sqlite3_changes64(c->db) : 0;
+    return r;
+}
+
+/* ---- scans for verify -------------------------------------------------------- */
+
+static void col_buf(sqlite3_stmt *st, int i, char *out, size_t cap) {
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+/* A ledger entry from SQL_LEDGER_COLS at column b. */
+static void read_ledger(sqlite3_stmt *st, int b, ledger_entry *e) {
+    memset(e, 0, sizeof(*e));
+    col_id(st, b + 0, e->org);
+    e->seq = sqlite3_column_int64(st, b + 1);
+    e->at = sqlite3_column_int64(st, b + 2);
+    const unsigned char *k = sqlite3_column_text(st, b + 3);
+    int kind = sql_ledger_kind((const char *)k);
+    e->kind = kind < 0 ? LEDGER_UPDATE : (ledger_kind)kind;
+    col_id(st, b + 4, e->row);
+    col_id(st, b + 5, e->entitlement);
+    col_id(st, b + 6, e->customer);
+    e->quantity_delta = sqlite3_column_double(st, b + 7);
+    e->quantity_used_delta = sqlite3_column_double(st, b + 8);
+    e->quantity = col_num(st, b + 9);
+    e->quantity_used = col_num(st, b + 10);
+    e->active_from = col_time(st, b + 11);
+    e->expiry_at = col_time(st, b + 12);
+    col_buf(st, b + 13, e->request_id, sizeof e->request_id);
+    col_buf(st, b + 14, e->idem_key, sizeof e->idem_key);
+}
+
+static store_rc sq_scan_ledger(store *s, bool (*fn)(void *cls, const ledger_entry *e), void *cls) {
+    CONN_OR_FAIL(c, s);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT " SQL_LEDGER_COLS " FROM ledger t ORDER BY t.org_id, t.row_id, t.seq",
+                           -1, &st, NULL) != SQLITE_OK) {
+        log_db(c->db, "scan ledger");
+        return STORE_ERROR;
+    }
+    int rc;
+    ledger_entry e;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        read_ledger(st, 0, &e);
+        if (!fn(cls, &e)) break;
+    }
+    store_rc r = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : rc_of(rc);
+    if (r != STORE_OK) log_db(c->db, "scan ledger");
+    sqlite3_finalize(st);
+    return r;
+}
+
+static store_rc sq_scan_rows(store *s, bool (*fn)(void *cls, const char *org, const model_grant *g),
+                             void *cls) {
+    CONN_OR_FAIL(c, s);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT " GRANT_COLS ", org_id FROM customer_entitlements "
+                           "ORDER BY org_id, id",
+                           -1, &st, NULL) != SQLITE_OK) {
+        log_db(c->db, "scan rows");
+        return STORE_ERROR;
+    }
+    int rc;
+    store_rc r = STORE_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        model_grant g;
+        char org[ID_BUF];
+        if (read_grant(st, &g) != 0) {
+            r = STORE_ERROR;
+            break;
+        }
+        col_id(st, GRANT_NCOLS, org);
+        bool go = fn(cls, org, &g);
+        model_grant_clear(&g);
+        if (!go) break;
+    }
+    if (r == STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        log_db(c->db, "scan rows");
+        r = rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+    }
+    sqlite3_finalize(st);
+    return r;
 }
 
 static store_rc sq_entitlement_update(store *s, const char *org, const char *id,
@@ -1093,6 +1518,7 @@ static store_rc list_segment(conn *c, const list_query *q, const sql_field *sf, 
             bad |= oom;
             break;
         }
+        case LIST_LEDGER: read_ledger(st, 0, &out->entries[i]); break;
         }
         out->n++; /* counted even when bad, so clear() frees what was read */
         if (bad) goto done;
@@ -1120,8 +1546,10 @@ static store_rc sq_list(store *s, const list_query *q, list_result *out) {
     case LIST_CUSTOMERS: out->custs = calloc(cap, sizeof *out->custs); break;
     case LIST_GRANTS: out->grants = calloc(cap, sizeof *out->grants); break;
     case LIST_UNIQUE: out->uniq = calloc(cap, sizeof *out->uniq); break;
+    case LIST_LEDGER: out->entries = calloc(cap, sizeof *out->entries); break;
     }
-    if (!out->ents && !out->custs && !out->grants && !out->uniq) return STORE_ERROR;
+    if (!out->ents && !out->custs && !out->grants && !out->uniq && !out->entries)
+        return STORE_ERROR;
     /* the segments in reading order, from the one holding the position */
     sql_segment seg[2];
     int nseg = sql_segments(q, sf, seg);
@@ -1173,6 +1601,13 @@ static const store_ops SQLITE_OPS = {
     .customer_update = sq_customer_update,
     .customer_delete = sq_customer_delete,
     .list = sq_list,
+    .consume = sq_consume,
+    .balance_at = sq_balance_at,
+    .idem_begin = sq_idem_begin,
+    .idem_finish = sq_idem_finish,
+    .idem_prune = sq_idem_prune,
+    .scan_ledger = sq_scan_ledger,
+    .scan_rows = sq_scan_rows,
 };
 
 store *store_sqlite_open(const char *path, char *err, size_t errcap) {

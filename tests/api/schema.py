@@ -407,8 +407,11 @@ def _no_constant(name):
 
 
 def missing_headers(doc, method, path, status, header):
-    """Headers the document promises for this answer that it lacks. header:
-    a function name -> value or None."""
+    """Faults of an answer's headers against the document: a header it marks
+    `required: true` that the answer lacks, and a documented header whose
+    value does not match its schema (an answer may leave out a header that is
+    not required, OpenAPI's default). header: a function name -> value or
+    None."""
     m = match_operation(doc, method, path)
     if not m or m[1] is None:
         return []
@@ -416,5 +419,22 @@ def missing_headers(doc, method, path, status, header):
     if r is None:
         return []
     r = _deref(doc, r)
-    return ["%s %d: header %r is missing" % (m[1].get("operationId"), status, h)
-            for h in (r.get("headers") or {}) if header(h) is None]
+    out = []
+    for h, hd in (r.get("headers") or {}).items():
+        hd = _deref(doc, hd)
+        value = header(h)
+        where = "%s %d: header %r" % (m[1].get("operationId"), status, h)
+        if value is None:
+            if hd.get("required") is True:
+                out.append("%s is missing" % where)
+            continue
+        s = hd.get("schema")
+        if s is None:
+            continue
+        if _deref(doc, s).get("type") in ("integer", "number"):
+            if not re.fullmatch(r"-?\d+(\.\d+)?", value):
+                out.append("%s: %s is not a number" % (where, _short(value)))
+                continue
+            value = float(value) if "." in value else int(value)
+        out += ["%s: %s" % (where, e) for e in validate(value, s, root=doc, path="value")]
+    return out

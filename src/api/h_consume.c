@@ -1,0 +1,219 @@
+/* Consumption: POST .../consume draws units from a customer's active rows
+ * of one entitlement, atomically, in burn order; GET .../balance answers a
+ * pair's balance at an instant from the ledger. entitled's own operations
+ * (docs/API.md, "Consumption, the ledger and idempotency"). */
+#include "api/api.h"
+
+#include "domain/dt.h"
+#include "domain/num.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { K_QTY, K_AT, K_COUNT };
+static const vfield CONSUME[K_COUNT] = {
+    [K_QTY] = {.name = "quantity", .type = V_NUM, .required = true},
+    [K_AT] = {.name = "at", .type = V_TIME, .nullable = true},
+};
+
+/* The pair's entitlement and customer must be the caller's; a Feature has
+ * nothing to count. False when the answer is set. */
+static bool pair_check(api_app *app, http_req *r, const char *ent, const char *cust,
+                       bool consuming) {
+    model_entitlement e;
+    model_customer c;
+    store_rc rc = store_entitlement_get(app->st, r->org, ent, &e);
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Entitlement");
+        return false;
+    }
+    bool feature = e.entitlement_type && strcmp(e.entitlement_type, "Feature") == 0;
+    model_entitlement_clear(&e);
+    if ((rc = store_customer_get(app->st, r->org, cust, &c)) != STORE_OK) {
+        api_reply_store(r, rc, "Customer");
+        return false;
+    }
+    model_customer_clear(&c);
+    if (consuming && feature) {
+        http_reply_detail(r, 422, "A Feature entitlement has nothing to consume");
+        return false;
+    }
+    return true;
+}
+
+static void write_balance_members(jw *w, const store_balance *b) {
+    jw_knum(w, "quantity", b->quantity);
+    jw_knum(w, "quantity_used", b->quantity_used);
+    jw_key(w, "quantity_remaining");
+    if (b->unlimited) jw_null(w);
+    else jw_num(w, b->remaining);
+    jw_kbool(w, "unlimited", b->unlimited);
+    jw_key(w, "active_rows");
+    jw_int(w, b->active_rows);
+}
+
+/* Checks the body as FastAPI would a model with extra="forbid" and
+ * quantity: float = Field(gt=0). */
+static bool consume_body(http_req *r, json_t *body, json_t *errors, vval *v) {
+    if (!validate_body(body, CONSUME, K_COUNT, v, errors)) return false;
+    const char *key;
+    json_t *val;
+    json_object_foreach(body, key, val) {
+        if (strcmp(key, "quantity") != 0 && strcmp(key, "at") != 0)
+            validate_error(errors, "extra_forbidden", validate_loc("body", key, NULL),
+                           "Extra inputs are not permitted", val, NULL);
+    }
+    if (v[K_QTY].present && v[K_QTY].ok && !(v[K_QTY].num > 0))
+        validate_error(errors, "greater_than", validate_loc("body", "quantity", NULL),
+                       "Input should be greater than 0", v[K_QTY].json,
+                       json_pack("{s:i}", "gt", 0));
+    return true;
+}
+
+void h_consume(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *body = NULL, *errors = json_array();
+    char ent[ID_BUF], cust[ID_BUF];
+    vval v[K_COUNT];
+    consume_result res = {0};
+    if (!api_read_body(r, &body)) goto out;
+    bool a = api_path_uuid(r, "entitlement_id", ent, errors);
+    bool b = api_path_uuid(r, "customer_id", cust, errors);
+    consume_body(r, body, errors, v);
+    if (json_array_size(errors) || !a || !b) {
+        api_reply_errors(r, errors);
+        errors = NULL;
+        goto out;
+    }
+    if (!pair_check(app, r, ent, cust, true)) goto out;
+    int64_t now = dt_now();
+    int64_t at = v[K_AT].present && !v[K_AT].null ? v[K_AT].time : now;
+    double q = v[K_QTY].num;
+    store_meta m = api_meta(r);
+    store_rc rc = store_consume(app->st, r->org, ent, cust, q, at, now, &m, &res);
+    jw w;
+    jw_init(&w, 1u << 20);
+    jw_obj_begin(&w);
+    if (rc == STORE_SHORT) {
+        double avail = res.after.remaining;
+        char numq[40], numa[40], detail[160];
+        num_format(q, numq);
+        num_format(avail, numa);
+        snprintf(detail, sizeof detail, "Not enough remaining: requested %s, available %s", numq,
+                 numa);
+        jw_kstr(&w, "detail", detail);
+        jw_knum(&w, "requested", q);
+        jw_knum(&w, "available", avail);
+        jw_obj_end(&w);
+        api_reply_jw(r, 409, &w);
+        goto out;
+    }
+    if (rc != STORE_OK) {
+        jw_free(&w);
+        api_reply_store(r, rc, "Customer entitlement");
+        goto out;
+    }
+    jw_kstr(&w, "entitlement_id", ent);
+    jw_kstr(&w, "customer_id", cust);
+    jw_knum(&w, "quantity", q);
+    jw_key(&w, "at");
+    jw_time(&w, at);
+    jw_key(&w, "ledger_seq");
+    jw_int(&w, res.seq);
+    jw_key(&w, "draws");
+    jw_arr_begin(&w);
+    for (size_t i = 0; i < res.ndraws; i++) {
+        const consume_draw *d = &res.draws[i];
+        jw_obj_begin(&w);
+        jw_kstr(&w, "id", d->row);
+        jw_knum(&w, "quantity_drawn", d->drawn);
+        jw_key(&w, "quantity");
+        if (d->quantity.set) jw_num(&w, d->quantity.v);
+        else jw_null(&w);
+        jw_knum(&w, "quantity_used", d->quantity_used);
+        jw_key(&w, "quantity_remaining");
+        if (d->quantity.set)
+            jw_num(&w, d->quantity.v > d->quantity_used ? d->quantity.v - d->quantity_used : 0);
+        else jw_null(&w);
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
+    jw_key(&w, "quantity_remaining");
+    if (res.after.unlimited) jw_null(&w);
+    else jw_num(&w, res.after.remaining);
+    jw_obj_end(&w);
+    api_reply_jw(r, 200, &w);
+out:
+    consume_result_clear(&res);
+    json_decref(errors);
+    json_decref(body);
+}
+
+typedef struct {
+    json_t *errors;
+    const char *at;
+    size_t at_len;
+} balance_args;
+
+static bool balance_arg(void *cls, const char *key, const char *value, size_t len) {
+    balance_args *a = cls;
+    if (strcmp(key, "at") == 0) {
+        a->at = value ? value : "";
+        a->at_len = value ? len : 0;
+        return true;
+    }
+    json_t *in = json_stringn(value ? value : "", value ? len : 0);
+    validate_error(a->errors, "extra_forbidden", validate_loc("query", key, NULL),
+                   "Extra inputs are not permitted", in, NULL);
+    json_decref(in);
+    return true;
+}
+
+void h_balance(void *appv, http_req *r) {
+    api_app *app = appv;
+    json_t *errors = json_array();
+    char ent[ID_BUF], cust[ID_BUF];
+    bool a = api_path_uuid(r, "entitlement_id", ent, errors);
+    bool b = api_path_uuid(r, "customer_id", cust, errors);
+    balance_args args = {errors, NULL, 0};
+    http_query_each(r, balance_arg, &args);
+    int64_t at = dt_now();
+    if (args.at) {
+        static const vfield AT = {.name = "at", .type = V_TIME};
+        vval v;
+        json_t *in = json_stringn(args.at, args.at_len);
+        json_t *loc = validate_loc("query", NULL);
+        if (!in || !validate_value(in, &AT, &v, errors, loc)) {
+            if (!in)
+                validate_error(errors, "datetime_parsing", validate_loc("query", "at", NULL),
+                               "Input should be a valid datetime", NULL, NULL);
+        } else {
+            at = v.time;
+        }
+        json_decref(loc);
+        json_decref(in);
+    }
+    if (json_array_size(errors) || !a || !b) {
+        api_reply_errors(r, errors);
+        return;
+    }
+    json_decref(errors);
+    if (!pair_check(app, r, ent, cust, false)) return;
+    store_balance bal;
+    store_rc rc = store_balance_at(app->st, r->org, ent, cust, at, &bal);
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Balance");
+        return;
+    }
+    jw w;
+    jw_init(&w, 4096);
+    jw_obj_begin(&w);
+    jw_kstr(&w, "entitlement_id", ent);
+    jw_kstr(&w, "customer_id", cust);
+    jw_key(&w, "at");
+    jw_time(&w, at);
+    write_balance_members(&w, &bal);
+    jw_obj_end(&w);
+    api_reply_jw(r, 200, &w);
+}
