@@ -1,0 +1,159 @@
+"""`entitled verify --db DB` (issue 5): it replays the ledger and exits 0 on
+a consistent database, 1 naming the row when a row was changed behind the
+ledger's back, 2 when it cannot read; and the databases refuse to update or
+delete ledger entries (triggers). Tampering is done directly in the database:
+Python's sqlite3 module on SQLite, psql (as the cluster's superuser) on
+PostgreSQL. On SQLite the server is stopped before each verify (and started
+again by the next test), so that nothing is in flight."""
+
+import os
+
+import harness
+from harness import Client, ServerTestCase, new_id, patch_body
+from ledger_check import (consume_path, db_exec, db_refusal_types, delete, entries_of, ledger_path,
+                          row_path, sql_str, verify, verify_text)
+
+
+class Verify(ServerTestCase):
+    def setUp(self):
+        if not self.server.alive():
+            self.server.start()
+            type(self).c = Client(self.server.port, self.t)
+            self.c = type(self).c
+
+    def quiesce(self):
+        """Stop the server on SQLite (verify then reads a closed database)."""
+        if harness.BACKEND == "sqlite":
+            rc = self.server.stop()
+            self.assertEqual(rc, 0, "exit after SIGTERM\n%s" % self.server.stderr_tail())
+
+    def seed(self):
+        """A pair with three rows, consumed from, patched, one deleted."""
+        e = self.make_entitlement(entitlement_type="Quantity")["id"]
+        c = self.make_customer()["id"]
+        a = self.make_row(e, c, quantity=10, expiry_at="2099-01-01T00:00:00Z")["id"]
+        b = self.make_row(e, c, quantity=5, quantity_used=1)["id"]
+        gone = self.make_row(e, c, quantity=2)["id"]
+        self.assertJson(self.c.post(consume_path(e, c), {"quantity": 12}), 200)  # a: 10, b: 2
+        self.assertJson(self.c.patch(row_path(e, c, b), patch_body(e, c, quantity=6)), 200)
+        self.assertJson(delete(self.c, row_path(e, c, gone)), 200)
+        self.assertJson(self.c.post(consume_path(e, c), {"quantity": 1.5}), 200)  # b
+        return e, c, a, b, gone
+
+    def assertVerifies(self, why=""):
+        r = verify(self.db)
+        self.assertEqual(r.rc, 0, "verify failed on a consistent database %s\n%r" % (why, r))
+        self.assertTrue(r.out.strip(), "verify printed nothing on stdout\n%r" % r)
+        return r
+
+    def assertMismatch(self, row_id, what):
+        r = verify(self.db)
+        self.assertEqual(r.rc, 1, "verify did not fail after %s\n%r" % (what, r))
+        self.assertIn(row_id, verify_text(r), "verify did not name row %s after %s\n%r"
+                      % (row_id, what, r))
+        return r
+
+    def test_consistent_database_passes(self):
+        self.seed()
+        self.quiesce()
+        r = self.assertVerifies()
+        # and again: verify changes nothing
+        self.assertEqual(verify(self.db).out, r.out)
+
+    def test_changed_quantity_used_fails_and_names_the_row(self):
+        _e, _c, a, b, _gone = self.seed()
+        self.quiesce()
+        self.assertVerifies("before tampering")
+        for rid in (a, b):
+            with self.subTest(row=rid):
+                where = " WHERE id = %s" % sql_str(rid)
+                db_exec(self.db, "UPDATE customer_entitlements SET quantity_used = quantity_used + 1"
+                        + where)
+                try:
+                    self.assertMismatch(rid, "quantity_used + 1 on row %s" % rid)
+                finally:
+                    db_exec(self.db, "UPDATE customer_entitlements SET quantity_used = quantity_used - 1"
+                            + where)
+                self.assertVerifies("once quantity_used was put back")
+
+    def test_changed_quantity_or_window_fails(self):
+        _e, _c, a, b, _gone = self.seed()
+        self.quiesce()
+        for rid, change, undo in (
+                (a, "quantity = quantity + 1", "quantity = quantity - 1"),
+                (b, "quantity = quantity * 2", "quantity = quantity / 2"),
+                (a, "expiry_at = expiry_at + 1", "expiry_at = expiry_at - 1"),
+                (b, "active_from = 0", "active_from = NULL"),
+                (b, "quantity_used = NULL", "quantity_used = 4.5")):
+            with self.subTest(change=change):
+                where = " WHERE id = %s" % sql_str(rid)
+                db_exec(self.db, "UPDATE customer_entitlements SET " + change + where)
+                try:
+                    self.assertMismatch(rid, change)
+                finally:
+                    db_exec(self.db, "UPDATE customer_entitlements SET " + undo + where)
+                self.assertVerifies("once %s was undone" % change)
+
+    def test_row_without_entries_fails(self):
+        _e, _c, a, _b, _gone = self.seed()
+        self.quiesce()
+        stray = new_id()
+        db_exec(self.db, "INSERT INTO customer_entitlements(id, org_id, entitlement_id, customer_id, "
+                "quantity, quantity_used, created_at, updated_at) SELECT %s, org_id, entitlement_id, "
+                "customer_id, 5, 0, created_at, updated_at FROM customer_entitlements WHERE id = %s"
+                % (sql_str(stray), sql_str(a)))
+        try:
+            self.assertMismatch(stray, "a row inserted without ledger entries")
+        finally:
+            db_exec(self.db, "DELETE FROM customer_entitlements WHERE id = %s" % sql_str(stray))
+        self.assertVerifies("once the stray row was removed")
+
+    def test_deleted_row_still_present_fails(self):
+        _e, _c, a, _b, gone = self.seed()
+        self.quiesce()
+        db_exec(self.db, "INSERT INTO customer_entitlements(id, org_id, entitlement_id, customer_id, "
+                "quantity, quantity_used, created_at, updated_at) SELECT %s, org_id, entitlement_id, "
+                "customer_id, NULL, NULL, created_at, updated_at FROM customer_entitlements WHERE id = %s"
+                % (sql_str(gone), sql_str(a)))
+        try:
+            self.assertMismatch(gone, "a deleted row put back")
+        finally:
+            db_exec(self.db, "DELETE FROM customer_entitlements WHERE id = %s" % sql_str(gone))
+        self.assertVerifies("once the deleted row was removed again")
+
+    def test_ledger_entries_are_immutable(self):
+        _e, c, _a, _b, _gone = self.seed()
+        before = entries_of(self, self.c, c)
+        self.quiesce()
+        cust = sql_str(c)
+        for sql in ("UPDATE ledger SET quantity_used = 0 WHERE customer_id = %s" % cust,
+                    "UPDATE ledger SET kind = 'update' WHERE kind = 'consume' AND customer_id = %s" % cust,
+                    "DELETE FROM ledger WHERE customer_id = %s" % cust,
+                    "DELETE FROM ledger WHERE kind = 'delete' AND customer_id = %s" % cust):
+            with self.subTest(sql=sql):
+                with self.assertRaises(db_refusal_types(), msg="the database accepted: %s" % sql) as cm:
+                    db_exec(self.db, sql)
+                if harness.BACKEND == "sqlite":
+                    self.assertIn("ledger entries are immutable", str(cm.exception))
+        self.assertVerifies("after the refused statements")
+        self.setUp()  # serving again on SQLite
+        self.assertEqual(entries_of(self, self.c, c), before, "the ledger changed")
+
+    def test_cannot_read_exits_2(self):
+        if harness.BACKEND == "postgres":
+            db = harness.PG.url("no_such_database_%s" % new_id()[:8])
+        else:
+            db = os.path.join(self.dir, "no-such-folder", "x.db")
+        r = verify(db)
+        self.assertEqual(r.rc, 2, repr(r))
+
+    def test_verify_after_many_changes(self):
+        e, c, a, b, _gone = self.seed()
+        for i in range(20):
+            self.assertJson(self.c.patch(row_path(e, c, a), patch_body(e, c, quantity=100 + i)), 200)
+            self.assertJson(self.c.post(consume_path(e, c), {"quantity": 1}), 200)
+        got = entries_of(self, self.c, c)
+        self.assertGreater(len(got), 40)
+        self.assertJson(self.c.get(ledger_path(c)), 200)
+        self.quiesce()
+        self.assertVerifies()
