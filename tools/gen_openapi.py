@@ -781,13 +781,18 @@ def entries_range(field, schema, words):
 LIST_LEDGER = [
     P_CUST,
     q("cursor", STR, "An opaque cursor from a previous answer's `next` or `previous`; send it "
-                     "with the same filters and `sort_order`. A malformed one, or one of "
+                     "with the same filters and sort. A malformed one, or one of "
                      "another sort, is 422 `value_error`."),
     q("limit", with_(INT, minimum=1, maximum=100, default=50),
       "Entries per page, 1 to 100 (422 `int_parsing`, `greater_than_equal` or "
       "`less_than_equal` otherwise)."),
-    q("sort_order", with_({"type": "string", "enum": ["asc", "desc"]}, default="asc"),
-      "`asc`: oldest first, by `seq` (the default); `desc`: newest first."),
+    q("sort_key", {"type": "string", "enum": ["seq"]},
+      "The one sort: `seq` (then the row id), in the direction `sort_type` gives."),
+    q("sort_type", with_({"type": "string", "enum": ["asc", "desc"]}, default="asc"),
+      "`asc`: oldest first (the default); `desc`: newest first."),
+    q("order", {"type": "string", "enum": ["seq", "-seq"]},
+      "Another way to say it: `seq` oldest first, `-seq` newest first. Ignored when "
+      "`sort_key` is given."),
     q("entitlement", UUID, "Only entries of rows of this entitlement."),
     q("entitlement__in", STR, "Only entries of rows of one of these entitlements "
                               "(comma-separated ids)."),
@@ -1045,7 +1050,7 @@ PATHS = {
     },
     "/entitlements/customer/{customer_id}/ledger": {
         "get": op("List-customer-ledger", "Consumption", "List customer ledger",
-                  "The customer's ledger entries, oldest first (`sort_order=desc`: newest "
+                  "The customer's ledger entries, oldest first (`sort_type=desc`: newest "
                   "first): one per row a change touched, `create` (POST of a row), `update` "
                   "(PATCH), `consume` and `delete`, made in the same transaction as the "
                   "change and never updated or deleted." + LIST_NOTE, LIST_LEDGER,

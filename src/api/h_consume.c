@@ -53,10 +53,31 @@ static void write_balance_members(jw *w, const store_balance *b) {
     jw_int(w, b->active_rows);
 }
 
+static bool loc_is(const json_t *item, const char *field) {
+    const json_t *name = json_array_get(json_object_get(item, "loc"), 1);
+    return json_is_string(name) && strcmp(json_string_value(name), field) == 0;
+}
+
 /* Checks the body as FastAPI would a model with extra="forbid" and
- * quantity: float = Field(gt=0). */
-static bool consume_body(http_req *r, json_t *body, json_t *errors, vval *v) {
-    if (!validate_body(body, CONSUME, K_COUNT, v, errors)) return false;
+ * quantity: float = Field(gt=0): the fields' errors in field order
+ * (quantity's bound with quantity's), then the extra members' in body
+ * order. */
+static void consume_body(json_t *body, json_t *errors, vval *v) {
+    json_t *mine = json_array();
+    if (!validate_body(body, CONSUME, K_COUNT, v, mine)) {
+        json_array_extend(errors, mine);
+        json_decref(mine);
+        return;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(mine, i, item) if (loc_is(item, "quantity")) json_array_append(errors, item);
+    if (v[K_QTY].present && v[K_QTY].ok && !(v[K_QTY].num > 0))
+        validate_error(errors, "greater_than", validate_loc("body", "quantity", NULL),
+                       "Input should be greater than 0", v[K_QTY].json,
+                       json_pack("{s:i}", "gt", 0));
+    json_array_foreach(mine, i, item) if (!loc_is(item, "quantity")) json_array_append(errors, item);
+    json_decref(mine);
     const char *key;
     json_t *val;
     json_object_foreach(body, key, val) {
@@ -64,11 +85,6 @@ static bool consume_body(http_req *r, json_t *body, json_t *errors, vval *v) {
             validate_error(errors, "extra_forbidden", validate_loc("body", key, NULL),
                            "Extra inputs are not permitted", val, NULL);
     }
-    if (v[K_QTY].present && v[K_QTY].ok && !(v[K_QTY].num > 0))
-        validate_error(errors, "greater_than", validate_loc("body", "quantity", NULL),
-                       "Input should be greater than 0", v[K_QTY].json,
-                       json_pack("{s:i}", "gt", 0));
-    return true;
 }
 
 void h_consume(void *appv, http_req *r) {
@@ -80,7 +96,7 @@ void h_consume(void *appv, http_req *r) {
     if (!api_read_body(r, &body)) goto out;
     bool a = api_path_uuid(r, "entitlement_id", ent, errors);
     bool b = api_path_uuid(r, "customer_id", cust, errors);
-    consume_body(r, body, errors, v);
+    consume_body(body, errors, v);
     if (json_array_size(errors) || !a || !b) {
         api_reply_errors(r, errors);
         errors = NULL;

@@ -173,7 +173,7 @@ static bool each_param(void *cls, const char *key, const char *value, size_t vle
     else if (strcmp(key, "order") == 0) c->order = value ? value : "";
     else if (strcmp(key, "sort_key") == 0) c->sort_key = value ? value : "";
     else if (strcmp(key, "sort_type") == 0) c->sort_type = value ? value : "";
-    else if (strcmp(key, "search") == 0) {
+    else if (strcmp(key, "search") == 0 && c->spec->kind != LIST_LEDGER) {
         c->p->q.search = value ? value : "";
         c->p->q.search_len = value ? vlen : 0;
     } else if (strcmp(key, "populate") == 0 && c->spec->populate) c->populate = value ? value : "";

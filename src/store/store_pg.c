@@ -8,7 +8,9 @@
  * advisory lock, so two processes starting at once do not both apply one.
  *
  * Connections: a pool of `pool` connections per process, opened on first
- * use; a store call borrows one for its duration. Every statement is
+ * use; a store call borrows one for its duration, except inside an
+ * idempotent request, whose connection and transaction stay with its thread
+ * from idem_begin to idem_finish (see "idempotency"). Every statement is
  * prepared once per connection and executed with bound parameters; a list's
  * SQL (store_sql.c) depends on its filters, so those are prepared and cached
  * per connection by their text (PG_LIST_CACHE of them).
@@ -1567,16 +1569,16 @@ static store_rc pg_balance_at(store *s, const char *org, const char *ent, const 
  * request with the key, in any process, waits until the first has
  * committed (and then finds its answer) or rolled back (and runs). */
 
-/* The key's advisory lock: SHA-256 of org, NUL, key, its first 8 bytes. */
+/* The key's advisory lock: SHA-256 of org, NUL, key, its first 8 bytes.
+ * (Two keys may share a lock: they then wait for each other, no more.) */
 static int64_t idem_lock_id(const char *org, const char *key) {
-    size_t no = strlen(org), nk = strlen(key);
+    char buf[ID_BUF + IDEM_KEY_MAX];
+    size_t no = strnlen(org, ID_BUF - 1), nk = strnlen(key, IDEM_KEY_MAX);
     uint8_t h[32];
-    char *buf = malloc(no + 1 + nk);
-    if (!buf) return 0; /* every key then shares one lock: slower, still correct */
-    memcpy(buf, org, no + 1);
+    memcpy(buf, org, no);
+    buf[no] = '\0';
     memcpy(buf + no + 1, key, nk);
     sha256(buf, no + 1 + nk, h);
-    free(buf);
     uint64_t v = 0;
     for (int i = 0; i < 8; i++) v = v << 8 | h[i];
     return (int64_t)v;

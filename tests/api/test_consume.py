@@ -406,11 +406,6 @@ class ConsumeRefusals(ConsumeCase):
                 r = self.c.post(consume_path(e, c), body)
                 errs = self.assert422(r)
                 self.assertSame(want, errs, str(r))
-        # several errors at once, in the schema's field order
-        r = self.c.post(consume_path(e, c), {"quantity": 0, "at": "x", "bar": 1})
-        errs = self.assert422(r, ["body", "quantity"], ["body", "at"], ["body", "bar"])
-        self.assertEqual([x["loc"] for x in errs][:2], [["body", "quantity"], ["body", "at"]], str(r))
-        self.assertEqual(errs[-1]["type"], "extra_forbidden", str(r))
         for raw, value in (('{"quantity": "inf"}', "inf"), ('{"quantity": "nan"}', "nan"),
                            ('{"quantity": 1e400}', float("inf"))):
             with self.subTest(body=raw):
@@ -422,6 +417,17 @@ class ConsumeRefusals(ConsumeCase):
         errs = self.assert422(r)
         self.assertEqual([x["type"] for x in errs], ["json_invalid"], str(r))
         self.assertUnchanged(e, c, [rid], before, "a refused consume")
+
+    def test_errors_in_the_schema_field_order(self):
+        # docs/API.md: all errors at once, body errors in the schema's field
+        # order (quantity, at); pydantic reports extra members after the fields
+        e, c = self.pair()
+        for body in ({"quantity": 0, "at": "x", "bar": 1}, {"bar": 1, "at": "x", "quantity": 0}):
+            with self.subTest(body=body):
+                r = self.c.post(consume_path(e, c), body)
+                errs = self.assert422(r, ["body", "quantity"], ["body", "at"], ["body", "bar"])
+                self.assertEqual([x["loc"] for x in errs],
+                                 [["body", "quantity"], ["body", "at"], ["body", "bar"]], str(r))
 
     def test_body_not_an_object_or_empty(self):
         e, c = self.pair()

@@ -112,6 +112,22 @@ class LedgerEntries(LedgerCase):
             self.assertRegex(w["request_id"] or "", r"\S", "an answer without X-Request-Id")
         self.assertEntries(want, self.ledger(c, cl), (t0, t1))
 
+    def test_consume_entry_at_is_when_not_the_consumed_instant(self):
+        # `at` of an entry is when the change was made; a consume's own `at`
+        # (the instant whose active rows it draws from) is not recorded there
+        e, c = self.pair()
+        self.create(e, c, quantity=5, active_from="2030-01-01T00:00:00Z")
+        t0 = now_dt()
+        r = self.consume(e, c, 1, at="2030-06-01T00:00:00Z")
+        t1 = now_dt()
+        self.assertEqual(r.json["at"], "2030-06-01T00:00:00Z")
+        got = self.ledger(c, kind="consume")
+        self.assertEqual(len(got), 1, str(got))
+        at = parse_dt(got[0]["at"])
+        self.assertTrue((t0 - at).total_seconds() < 2 and (at - t1).total_seconds() < 2,
+                        "entry at %s is not when the consume was made" % got[0]["at"])
+        self.assertEqual(got[0]["active_from"], "2030-01-01T00:00:00Z")
+
     def test_entry_at_follows_the_changes(self):
         e, c = self.pair()
         rid = self.create(e, c, quantity=100).json["id"]
@@ -165,9 +181,10 @@ class LedgerEntries(LedgerCase):
         e, c = self.pair()
         rids = [self.create(e, c, quantity=2, quantity_used=i * 0.5,
                             expiry_at="2099-0%d-01T00:00:00Z" % (i + 1)).json["id"] for i in range(4)]
-        r = self.consume(e, c, 5)
+        r = self.consume(e, c, 4)  # 2 + 1.5 + 0.5 of the third
         ans = r.json
         self.assertEqual([d["id"] for d in ans["draws"]], rids[:3], str(r))
+        self.assertSame([2, 1.5, 0.5], [d["quantity_drawn"] for d in ans["draws"]], str(r))
         seq = ans["ledger_seq"]
         got = [x for x in self.ledger(c) if x["kind"] == "consume"]
         self.assertEqual({x["seq"] for x in got}, {seq}, str(got))
@@ -184,7 +201,7 @@ class LedgerEntries(LedgerCase):
             self.assertIsNone(x["idempotency_key"], repr(x))
         self.assertEqual(len({x["at"] for x in got}), 1, "one change, several instants: %r" % got)
         # the total of the deltas is what was asked
-        self.assertSame(5, sum(x["quantity_used_delta"] for x in got))
+        self.assertSame(4, sum(x["quantity_used_delta"] for x in got))
 
     def test_other_customers_entries_not_listed(self):
         e, c1 = self.pair()
@@ -416,21 +433,26 @@ class LedgerPaging(LedgerCase):
         r = self.c.get(ledger_path(c, foo="1"))
         self.assertSame([{"type": "extra_forbidden", "loc": ["query", "foo"],
                           "msg": "Extra inputs are not permitted", "input": "1"}], self.assert422(r), str(r))
-        for name in ("customer", "sort_key", "order", "search", "quantity__gt", "entitlement__isnull"):
+        # (the lists' general sort_key/order/search may or may not apply here:
+        # docs/API.md names only sort_order for the ledger, so they are not tested)
+        for name in ("customer", "quantity__gt", "entitlement__isnull", "row__in", "kind__neq"):
             with self.subTest(param=name):
                 r = self.c.get(ledger_path(c, {name: "1"}))
                 errs = self.assert422(r, ["query", name])
                 self.assertEqual(errs[0]["type"], "extra_forbidden", str(r))
         for name, value in (("kind", "bogus"), ("kind__in", "create,bogus"), ("seq__gt", "abc"),
-                            ("seq__lte", "1.5"), ("at__gte", "garbage"), ("at__lt", "2026-13-01"),
+                            ("seq__lte", "x1"), ("at__gte", "garbage"), ("at__lt", "2026-13-01"),
                             ("sort_order", "sideways"), ("cursor", "!!!")):
             with self.subTest(param=name, value=value):
                 r = self.c.get(ledger_path(c, {name: value}))
                 errs = self.assert422(r, ["query", name])
                 self.assertEqual(len(errs), 1, str(r))
+        # seq is an integer; the lists validate number filters as numbers:
+        # either pydantic error is taken
         r = self.c.get(ledger_path(c, seq__gt="abc"))
-        self.assertSame([{"type": "int_parsing", "loc": ["query", "seq__gt"], "msg": INT_PARSING,
-                          "input": "abc"}], self.assert422(r), str(r))
+        errs = self.assert422(r, ["query", "seq__gt"])
+        self.assertIn(errs[0]["type"], ("int_parsing", "float_parsing"), str(r))
+        self.assertEqual(errs[0]["input"], "abc", str(r))
         for name in ("entitlement", "row"):
             r = self.c.get(ledger_path(c, {name: "nope"}))
             self.assertSame([uuid_error("query", name)], self.assert422(r), str(r))

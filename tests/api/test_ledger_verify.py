@@ -157,3 +157,81 @@ class Verify(ServerTestCase):
         self.assertJson(self.c.get(ledger_path(c)), 200)
         self.quiesce()
         self.assertVerifies()
+
+    def test_patch_may_exceed_quantity(self):
+        # quantity_used > quantity through PATCH is allowed (docs/API.md);
+        # verify holds only consume entries to quantity_used <= quantity
+        e, c, a, _b, _gone = self.seed()
+        self.assertJson(self.c.patch(row_path(e, c, a), patch_body(e, c, quantity_used=15)), 200)
+        self.quiesce()
+        self.assertVerifies("after a PATCH that set quantity_used above quantity")
+
+
+COLS = ("org_id, seq, row_id, at, kind, entitlement_id, customer_id, quantity_delta, "
+        "quantity_used_delta, quantity, quantity_used, active_from, expiry_at")
+
+
+class VerifyForgedEntries(Verify):
+    """Entries can be inserted (only UPDATE and DELETE are refused): forged
+    entries that break the ledger's rules must fail verify. Each test uses
+    its own organisation and makes no change through the API after forging.
+    The ledger's column names are the databases' (an assumption beyond the
+    contract, as for any tampering)."""
+
+    def forge(self, rid, select):
+        """INSERT INTO ledger SELECT <select> FROM ledger WHERE row_id = rid
+        AND seq = its last seq (the row's latest entry as `l`)."""
+        db_exec(self.db, "INSERT INTO ledger(%s) SELECT %s FROM ledger l WHERE l.row_id = %s AND "
+                "l.seq = (SELECT max(seq) FROM ledger WHERE row_id = %s)"
+                % (COLS, select, sql_str(rid), sql_str(rid)))
+
+    def fresh(self, **row):
+        cl = harness.fresh_client(self, "Forged")
+        e = self.make_entitlement(cl, entitlement_type="Quantity")["id"]
+        c = self.make_customer(cl)["id"]
+        rid = self.make_row(e, c, cl, **row)["id"]
+        return cl, e, c, rid
+
+    def test_entry_after_a_delete(self):
+        cl, e, c, rid = self.fresh(quantity=3)
+        self.assertJson(delete(cl, row_path(e, c, rid)), 200)
+        self.quiesce()
+        self.forge(rid, "org_id, seq + 1, row_id, at + 1, 'update', entitlement_id, customer_id, "
+                   "0, 0, NULL, NULL, NULL, NULL")
+        self.assertMismatch(rid, "an entry after a delete")
+
+    def test_consume_delta_does_not_add_up(self):
+        cl, e, c, rid = self.fresh(quantity=10)
+        self.assertJson(cl.post(consume_path(e, c), {"quantity": 2}), 200)
+        self.quiesce()
+        self.forge(rid, "org_id, seq + 1, row_id, at + 1, 'consume', entitlement_id, customer_id, "
+                   "0, 1, quantity, 5, active_from, expiry_at")
+        db_exec(self.db, "UPDATE customer_entitlements SET quantity_used = 5 WHERE id = %s" % sql_str(rid))
+        self.assertMismatch(rid, "a consume entry whose delta does not add up (2 + 1 -> 5)")
+
+    def test_consume_over_quantity(self):
+        cl, e, c, rid = self.fresh(quantity=10)
+        self.assertJson(cl.post(consume_path(e, c), {"quantity": 2}), 200)
+        self.quiesce()
+        self.forge(rid, "org_id, seq + 1, row_id, at + 1, 'consume', entitlement_id, customer_id, "
+                   "0, 10, quantity, 12, active_from, expiry_at")
+        db_exec(self.db, "UPDATE customer_entitlements SET quantity_used = 12 WHERE id = %s" % sql_str(rid))
+        self.assertMismatch(rid, "a consume entry leaving quantity_used 12 above quantity 10")
+
+    def test_first_entry_not_a_create(self):
+        cl, e, c, rid = self.fresh(quantity=4)
+        self.quiesce()
+        self.forge(rid, "org_id, 0, row_id, at - 1, 'update', entitlement_id, customer_id, "
+                   "0, 0, quantity, quantity_used, active_from, expiry_at")
+        self.assertMismatch(rid, "an update entry before the row's create")
+
+    # the parent's tests are not run again here
+    test_consistent_database_passes = None
+    test_changed_quantity_used_fails_and_names_the_row = None
+    test_changed_quantity_or_window_fails = None
+    test_row_without_entries_fails = None
+    test_deleted_row_still_present_fails = None
+    test_ledger_entries_are_immutable = None
+    test_cannot_read_exits_2 = None
+    test_verify_after_many_changes = None
+    test_patch_may_exceed_quantity = None
