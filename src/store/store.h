@@ -134,7 +134,8 @@ typedef struct {
     /* Resulting values: for create, update and consume the row's values after
      * the change; for delete all four are null (the row is gone). Deltas are
      * after - before with null counted as 0 (create: before is 0; delete:
-     * after is 0). */
+     * after is 0), except a consume's quantity_used_delta: exactly what it
+     * drew, so before + delta == after holds in floating point. */
     double quantity_delta, quantity_used_delta;
     opt_num quantity, quantity_used;
     opt_time active_from, expiry_at;

@@ -1201,8 +1201,8 @@ static double num0(opt_num v) {
  * NULL for a delete (store.h's ledger_entry says what each column holds).
  * As store_sqlite.c's, number for number. */
 static store_rc ledger_append(pconn *c, const char *org, int64_t seq, ledger_kind kind,
-                              const model_grant *before, const model_grant *after, int64_t now,
-                              const store_meta *m) {
+                              const model_grant *before, const model_grant *after, double drawn,
+                              int64_t now, const store_meta *m) {
     const model_grant *row = after ? after : before;
     static const model_grant none; /* all null: the "before" of a create, "after" of a delete */
     const model_grant *b = before ? before : &none, *a = after ? after : &none;
@@ -1214,7 +1214,10 @@ static store_rc ledger_append(pconn *c, const char *org, int64_t seq, ledger_kin
     p_str(&c->p, row->entitlement);
     p_str(&c->p, row->customer);
     p_num(&c->p, (opt_num){true, num0(a->quantity) - num0(b->quantity)});
-    p_num(&c->p, (opt_num){true, num0(a->quantity_used) - num0(b->quantity_used)});
+    /* a consume's delta is what it drew, exactly: used + drawn - used
+     * need not give back drawn in floating point */
+    p_num(&c->p, (opt_num){true, kind == LEDGER_CONSUME ? drawn
+                                                     : num0(a->quantity_used) - num0(b->quantity_used)});
     p_num(&c->p, a->quantity);
     p_num(&c->p, a->quantity_used);
     p_time(&c->p, a->active_from);
@@ -1230,7 +1233,7 @@ static store_rc ledger_change(pconn *c, const char *org, ledger_kind kind,
                               const store_meta *m) {
     int64_t seq = 0;
     store_rc r = ledger_next(c, org, &seq);
-    if (r == STORE_OK) r = ledger_append(c, org, seq, kind, before, after, now, m);
+    if (r == STORE_OK) r = ledger_append(c, org, seq, kind, before, after, 0, now, m);
     return r;
 }
 
@@ -1531,7 +1534,7 @@ static store_rc pg_consume(store *s, const char *org, const char *ent, const cha
         k++;
         model_grant after = rows[i]; /* shallow: the entry reads ids and numbers */
         after.quantity_used = (opt_num){true, d->quantity_used};
-        r = ledger_append(c, org, out->seq, LEDGER_CONSUME, &rows[i], &after, now, m);
+        r = ledger_append(c, org, out->seq, LEDGER_CONSUME, &rows[i], &after, d->drawn, now, m);
     }
     rows_free(rows, n);
     r = tx_end(c, r);

@@ -803,8 +803,8 @@ static double num0(opt_num v) {
 /* Append the entry of one row's change: `before` NULL for a create, `after`
  * NULL for a delete (store.h's ledger_entry says what each column holds). */
 static store_rc ledger_append(conn *c, const char *org, int64_t seq, ledger_kind kind,
-                              const model_grant *before, const model_grant *after, int64_t now,
-                              const store_meta *m) {
+                              const model_grant *before, const model_grant *after, double drawn,
+                              int64_t now, const store_meta *m) {
     const model_grant *row = after ? after : before;
     static const model_grant none; /* all null: the "before" of a create, "after" of a delete */
     const model_grant *b = before ? before : &none, *a = after ? after : &none;
@@ -817,7 +817,9 @@ static store_rc ledger_append(conn *c, const char *org, int64_t seq, ledger_kind
     bind_text(st, 6, row->entitlement);
     bind_text(st, 7, row->customer);
     sqlite3_bind_double(st, 8, num0(a->quantity) - num0(b->quantity));
-    sqlite3_bind_double(st, 9, num0(a->quantity_used) - num0(b->quantity_used));
+    /* a consume's delta is what it drew, exactly: used + drawn - used
+     * need not give back drawn in floating point */
+    sqlite3_bind_double(st, 9, kind == LEDGER_CONSUME ? drawn : num0(a->quantity_used) - num0(b->quantity_used));
     bind_num(st, 10, a->quantity);
     bind_num(st, 11, a->quantity_used);
     bind_time(st, 12, a->active_from);
@@ -832,7 +834,7 @@ static store_rc ledger_change(conn *c, const char *org, ledger_kind kind, const 
                               const model_grant *after, int64_t now, const store_meta *m) {
     int64_t seq = 0;
     store_rc r = ledger_next(c, org, &seq);
-    if (r == STORE_OK) r = ledger_append(c, org, seq, kind, before, after, now, m);
+    if (r == STORE_OK) r = ledger_append(c, org, seq, kind, before, after, 0, now, m);
     return r;
 }
 
@@ -1141,7 +1143,7 @@ static store_rc sq_consume(store *s, const char *org, const char *ent, const cha
         sqlite3_bind_int64(st, 2, now);
         bind_text(st, 3, d->row);
         r = step_done(c, st, "consume row");
-        if (r == STORE_OK) r = ledger_append(c, org, out->seq, LEDGER_CONSUME, &rows[i], &after, now, m);
+        if (r == STORE_OK) r = ledger_append(c, org, out->seq, LEDGER_CONSUME, &rows[i], &after, d->drawn, now, m);
     }
     rows_free(rows, n);
     r = tx_end(SQ(s), c, r);

@@ -89,7 +89,7 @@ class LedgerEntries(LedgerCase):
         want = [entry(1, "create", e, c, rid, 10, 2, 10, 2, af, ex, r.header("x-request-id"))]
         r = self.patch(e, c, rid, cl, quantity=4, quantity_used=None)
         want.append(entry(2, "update", e, c, rid, -6, -2, 4, None, af, ex, r.header("x-request-id")))
-        r = self.patch(e, c, rid, cl)  # nothing changes: still an entry
+        r = self.patch(e, c, rid, cl, quantity=4)  # the same value: still an entry
         want.append(entry(3, "update", e, c, rid, 0, 0, 4, None, af, ex, r.header("x-request-id")))
         r = self.patch(e, c, rid, cl, expiry_at=None, quantity_used=1)
         want.append(entry(4, "update", e, c, rid, 0, 1, 4, 1, af, None, r.header("x-request-id")))
@@ -106,6 +106,9 @@ class LedgerEntries(LedgerCase):
                           r.header("x-request-id")))
         r = self.patch(e, c, rid2, cl, quantity=8, active_from="2026-02-01T00:00:00+01:00")
         want.append(entry(8, "update", e, c, rid2, 8, 0, 8, None, "2026-01-31T23:00:00Z", None,
+                          r.header("x-request-id")))
+        r = self.patch(e, c, rid2, cl)  # no field at all: still an entry
+        want.append(entry(9, "update", e, c, rid2, 0, 0, 8, None, "2026-01-31T23:00:00Z", None,
                           r.header("x-request-id")))
         t1 = now_dt()
         for w in want:
@@ -127,6 +130,18 @@ class LedgerEntries(LedgerCase):
         self.assertTrue((t0 - at).total_seconds() < 2 and (at - t1).total_seconds() < 2,
                         "entry at %s is not when the consume was made" % got[0]["at"])
         self.assertEqual(got[0]["active_from"], "2030-01-01T00:00:00Z")
+
+    def test_patch_without_fields_writes_an_update_entry(self):
+        # docs/API.md: kind update is "PATCH of a row, also when nothing changes"
+        e, c = self.pair()
+        rid = self.create(e, c, quantity=3).json["id"]
+        r = self.patch(e, c, rid)
+        got = self.ledger(c)
+        self.assertEqual([x["kind"] for x in got], ["create", "update"],
+                         "a PATCH with no field wrote no entry:\n%r" % got)
+        self.assertEqual(got[1]["request_id"], r.header("x-request-id"))
+        self.assertSame([0, 0, 3, None], [got[1][k] for k in ("quantity_delta", "quantity_used_delta",
+                                                             "quantity", "quantity_used")])
 
     def test_entry_at_follows_the_changes(self):
         e, c = self.pair()

@@ -14,7 +14,7 @@ from ledger_check import (consume_path, db_exec, db_refusal_types, delete, entri
                           row_path, sql_str, verify, verify_text)
 
 
-class Verify(ServerTestCase):
+class VerifyBase(ServerTestCase):
     def setUp(self):
         if not self.server.alive():
             self.server.start()
@@ -53,6 +53,9 @@ class Verify(ServerTestCase):
                       % (row_id, what, r))
         return r
 
+
+
+class Verify(VerifyBase):
     def test_consistent_database_passes(self):
         self.seed()
         self.quiesce()
@@ -126,10 +129,11 @@ class Verify(ServerTestCase):
         before = entries_of(self, self.c, c)
         self.quiesce()
         cust = sql_str(c)
-        for sql in ("UPDATE ledger SET quantity_used = 0 WHERE customer_id = %s" % cust,
+        extra = ["TRUNCATE ledger"] if harness.BACKEND == "postgres" else []
+        for sql in extra + ["UPDATE ledger SET quantity_used = 0 WHERE customer_id = %s" % cust,
                     "UPDATE ledger SET kind = 'update' WHERE kind = 'consume' AND customer_id = %s" % cust,
                     "DELETE FROM ledger WHERE customer_id = %s" % cust,
-                    "DELETE FROM ledger WHERE kind = 'delete' AND customer_id = %s" % cust):
+                    "DELETE FROM ledger WHERE kind = 'delete' AND customer_id = %s" % cust]:
             with self.subTest(sql=sql):
                 with self.assertRaises(db_refusal_types(), msg="the database accepted: %s" % sql) as cm:
                     db_exec(self.db, sql)
@@ -171,7 +175,7 @@ COLS = ("org_id, seq, row_id, at, kind, entitlement_id, customer_id, quantity_de
         "quantity_used_delta, quantity, quantity_used, active_from, expiry_at")
 
 
-class VerifyForgedEntries(Verify):
+class VerifyForgedEntries(VerifyBase):
     """Entries can be inserted (only UPDATE and DELETE are refused): forged
     entries that break the ledger's rules must fail verify. Each test uses
     its own organisation and makes no change through the API after forging.
@@ -224,14 +228,3 @@ class VerifyForgedEntries(Verify):
         self.forge(rid, "org_id, 0, row_id, at - 1, 'update', entitlement_id, customer_id, "
                    "0, 0, quantity, quantity_used, active_from, expiry_at")
         self.assertMismatch(rid, "an update entry before the row's create")
-
-    # the parent's tests are not run again here
-    test_consistent_database_passes = None
-    test_changed_quantity_used_fails_and_names_the_row = None
-    test_changed_quantity_or_window_fails = None
-    test_row_without_entries_fails = None
-    test_deleted_row_still_present_fails = None
-    test_ledger_entries_are_immutable = None
-    test_cannot_read_exits_2 = None
-    test_verify_after_many_changes = None
-    test_patch_may_exceed_quantity = None
