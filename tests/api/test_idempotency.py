@@ -292,7 +292,7 @@ class IdempotencyRefusals(IdemCase):
     def test_422_validation_stored(self):
         e, c = self.pair()
         self.make_row(e, c, quantity=10)
-        for body in ({"quantity": 0}, {"quantity": 1, "extra": True}, {}):
+        for body in ({"quantity": 0}, {"quantity": 1, "extra": True}, {}, '{"quantity": ', "[1]"):
             with self.subTest(body=body):
                 k = self.key()
                 r1 = self.send("POST", consume_path(e, c), body, k)
