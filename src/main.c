@@ -7,6 +7,7 @@
 #include "http/http.h"
 #include "store/store.h"
 #include "store/verify.h"
+#include "validate/pyjson.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -23,7 +24,10 @@ typedef struct {
     const char *value; /* set by parse_flags */
 } setting;
 
-enum { S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_NAME, S_ORG, S_BEFORE, S_COUNT };
+/* A setting whose `flag` does not start with '-' is a positional argument
+ * (S_KEY_ID): a command takes at most one, given as a bare word. */
+enum { S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_REQ_TIMEOUT, S_MAX_BODY,
+       S_MAX_HEADER, S_MAX_URL, S_MAX_QUERY, S_MAX_DEPTH, S_NAME, S_ORG, S_BEFORE, S_KEY_ID, S_COUNT };
 
 static setting SETTINGS[S_COUNT] = {
     [S_LISTEN] = {"--listen", "ENTITLED_LISTEN", "127.0.0.1:8080", "HOST:PORT to serve on"},
@@ -34,13 +38,31 @@ static setting SETTINGS[S_COUNT] = {
     [S_TIMEOUT] = {"--timeout", "ENTITLED_TIMEOUT", "30",
                    "seconds an idle or stalled connection is kept"},
     [S_MAXCONN] = {"--max-connections", "ENTITLED_MAX_CONNECTIONS", "1024",
-                   "connections served at once"},
+                   "connections served at once (more are refused at accept)"},
+    [S_REQ_TIMEOUT] = {"--request-timeout", "ENTITLED_REQUEST_TIMEOUT", "30",
+                       "seconds a connection has to deliver a whole request (headers and body), "
+                       "from its opening or its previous answer; a slower one is dropped"},
+    [S_MAX_BODY] = {"--max-body-bytes", "ENTITLED_MAX_BODY_BYTES", "1048576",
+                    "largest request body (413 above)"},
+    [S_MAX_HEADER] = {"--max-header-bytes", "ENTITLED_MAX_HEADER_BYTES", "65536",
+                      "memory for a request's line and headers (431 or 414 above)"},
+    [S_MAX_URL] = {"--max-url-bytes", "ENTITLED_MAX_URL_BYTES", "16384",
+                   "longest path and query string, decoded (414 above)"},
+    [S_MAX_QUERY] = {"--max-query-params", "ENTITLED_MAX_QUERY_PARAMS", "64",
+                     "most query parameters in one request (400 above)"},
+    [S_MAX_DEPTH] = {"--max-json-depth", "ENTITLED_MAX_JSON_DEPTH", "64",
+                     "deepest nesting of a JSON body (400 above)"},
     [S_NAME] = {"--name", NULL, NULL, "the organisation's name"},
     [S_ORG] = {"--org", NULL, NULL, "the organisation's UUID"},
     [S_BEFORE] = {"--before", NULL, NULL, "a date (YYYY-MM-DD, UTC) or an RFC 3339 date-time"},
+    [S_KEY_ID] = {"KEY_ID", NULL, NULL,
+                  "the key's id: the 16 hex digits after \"ek_\", as 'apikey list' shows it "
+                  "(not the key itself); a running server answers the key 401 from its next "
+                  "request on"},
 };
 
-#define MAX_FLAGS 6
+#define MAX_FLAGS 12
+#define KEY_ID_LEN 16 /* hex digits of a key's id: "ek_" KEY_ID "_" secret (api/auth.c) */
 
 typedef struct {
     const char *name; /* "org create" */
@@ -53,15 +75,19 @@ typedef struct {
 static int cmd_serve(void);
 static int cmd_org_create(void);
 static int cmd_apikey_create(void);
+static int cmd_apikey_list(void);
+static int cmd_apikey_revoke(void);
 static int cmd_routes(void);
 static int cmd_verify(void);
 static int cmd_idem_prune(void);
 
 static const command COMMANDS[] = {
-    {"serve", cmd_serve, "serve the API over HTTP", {S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN}, {-1, -1}},
+    {"serve", cmd_serve, "serve the API over HTTP", {S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_REQ_TIMEOUT, S_MAX_BODY, S_MAX_HEADER, S_MAX_URL, S_MAX_QUERY, S_MAX_DEPTH}, {-1, -1}},
     {"org create", cmd_org_create, "create an organisation; prints its UUID", {S_NAME, S_DB, -1}, {S_NAME, -1}},
     {"routes", cmd_routes, "list the routes served: METHOD PATH OPERATION_ID, one a line", {-1}, {-1, -1}},
     {"apikey create", cmd_apikey_create, "create an API key; prints the key (shown only once)", {S_ORG, S_DB, -1}, {S_ORG, -1}},
+    {"apikey list", cmd_apikey_list, "list an organisation's keys, oldest first: KEY_ID CREATED_AT live|revoked REVOKED_AT", {S_ORG, S_DB, -1}, {S_ORG, -1}},
+    {"apikey revoke", cmd_apikey_revoke, "revoke a key by its id, at once; again: keeps the first revocation time, exit 0", {S_KEY_ID, S_DB, -1}, {S_KEY_ID, -1}},
     {"verify", cmd_verify, "replay the ledger and check every row against it; exit 1 on any mismatch", {S_DB, -1}, {-1, -1}},
     {"idempotency prune", cmd_idem_prune, "delete the idempotency keys stored before a date; prints how many", {S_BEFORE, S_DB, -1}, {S_BEFORE, -1}},
 };
@@ -79,16 +105,30 @@ static void usage(FILE *f) {
     fprintf(f, "\n'entitled COMMAND --help' lists a command's flags.\n");
 }
 
+static bool is_positional(int s) {
+    return SETTINGS[s].flag[0] != '-';
+}
+
 static void command_usage(FILE *f, const command *c) {
     fprintf(f, "usage: entitled %s", c->name);
-    for (int i = 0; i < MAX_FLAGS && c->flags[i] >= 0; i++) {
-        const setting *s = &SETTINGS[c->flags[i]];
-        bool req = c->required[0] == c->flags[i] || c->required[1] == c->flags[i];
-        fprintf(f, req ? " %s VALUE" : " [%s VALUE]", s->flag);
+    for (int pass = 0; pass < 2; pass++) { /* the positional argument first */
+        for (int i = 0; i < MAX_FLAGS && c->flags[i] >= 0; i++) {
+            if (is_positional(c->flags[i]) != (pass == 0)) continue;
+            const setting *s = &SETTINGS[c->flags[i]];
+            bool req = c->required[0] == c->flags[i] || c->required[1] == c->flags[i];
+            if (pass == 0) fprintf(f, req ? " %s" : " [%s]", s->flag);
+            else fprintf(f, req ? " %s VALUE" : " [%s VALUE]", s->flag);
+        }
     }
-    fprintf(f, "\n\n%s\n\nflags:\n", c->summary);
+    fprintf(f, "\n\n%s\n", c->summary);
     for (int i = 0; i < MAX_FLAGS && c->flags[i] >= 0; i++) {
         const setting *s = &SETTINGS[c->flags[i]];
+        if (is_positional(c->flags[i])) fprintf(f, "\narguments:\n  %-19s %s\n", s->flag, s->help);
+    }
+    fprintf(f, "\nflags:\n");
+    for (int i = 0; i < MAX_FLAGS && c->flags[i] >= 0; i++) {
+        const setting *s = &SETTINGS[c->flags[i]];
+        if (is_positional(c->flags[i])) continue;
         fprintf(f, "  %-19s %s", s->flag, s->help);
         if (s->dflt) fprintf(f, " (default %s)", s->dflt);
         if (s->env) fprintf(f, " [env %s]", s->env);
@@ -114,14 +154,41 @@ static int parse_flags(const command *c, int argc, char **argv) {
             return 1;
         }
         const char *arg = argv[i], *eq = strchr(arg, '=');
+        if (arg[0] != '-') { /* a bare word: the command's positional argument */
+            int pos = -1;
+            for (int s = 0; s < S_COUNT; s++)
+                if (takes(c, s) && is_positional(s)) pos = s;
+            /* not echoed: a bare word may be a key pasted by mistake */
+            if (pos < 0) {
+                fprintf(stderr, "entitled %s: takes no positional argument (see --help)\n",
+                        c->name);
+                return -1;
+            }
+            if (SETTINGS[pos].value) {
+                fprintf(stderr, "entitled %s: takes one %s, more were given (see --help)\n",
+                        c->name, SETTINGS[pos].flag);
+                return -1;
+            }
+            SETTINGS[pos].value = arg;
+            continue;
+        }
         size_t flen = eq ? (size_t)(eq - arg) : strlen(arg);
         int found = -1;
         for (int s = 0; s < S_COUNT; s++)
-            if (takes(c, s) && strlen(SETTINGS[s].flag) == flen &&
+            if (takes(c, s) && !is_positional(s) && strlen(SETTINGS[s].flag) == flen &&
                 strncmp(SETTINGS[s].flag, arg, flen) == 0)
                 found = s;
         if (found < 0) {
-            fprintf(stderr, "entitled %s: unknown argument '%s' (see --help)\n", c->name, arg);
+            /* echoed only when it reads as a flag name: "-" + a pasted key's
+             * secret part (base64url) must not reach the terminal's log */
+            bool plain = flen <= 32;
+            for (size_t k = 0; plain && k < flen; k++)
+                plain = arg[k] == '-' || (arg[k] >= 'a' && arg[k] <= 'z');
+            if (plain)
+                fprintf(stderr, "entitled %s: unknown argument '%.*s' (see --help)\n", c->name,
+                        (int)flen, arg);
+            else
+                fprintf(stderr, "entitled %s: unknown argument (see --help)\n", c->name);
             return -1;
         }
         if (eq) {
@@ -218,6 +285,87 @@ static int cmd_apikey_create(void) {
     return 0;
 }
 
+/* One line per key: KEY_ID  CREATED_AT  live | revoked REVOKED_AT. Only the
+ * id, which is not secret: the key itself is never stored. */
+static bool print_key(void *cls, const store_apikey *k) {
+    (void)cls;
+    char created[DT_FORMAT_MAX], revoked[DT_FORMAT_MAX];
+    dt_format(k->created_at, created);
+    if (k->revoked_at) {
+        dt_format(k->revoked_at, revoked);
+        printf("%s  %s  revoked %s\n", k->key_id, created, revoked);
+    } else {
+        printf("%s  %s  live\n", k->key_id, created);
+    }
+    return true;
+}
+
+static int cmd_apikey_list(void) {
+    char org[ID_BUF];
+    const char *o = get(S_ORG);
+    if (uid_canon(o, strlen(o), org) != 0) {
+        fprintf(stderr, "entitled apikey list: --org must be an organisation UUID: %s\n", o);
+        return 2;
+    }
+    store *st = open_store("apikey list", 1);
+    if (!st) return 1;
+    store_rc rc = store_org_exists(st, org);
+    if (rc == STORE_OK) rc = store_apikey_list(st, org, print_key, NULL);
+    store_close(st);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "entitled apikey list: %s\n",
+                rc == STORE_NOT_FOUND ? "no such organisation" : store_rc_name(rc));
+        return 1;
+    }
+    return 0;
+}
+
+/* Exit 0 once the key is revoked (now, or before: then its first revocation
+ * time stays), 1 for an unknown key or a database error, 2 for a KEY_ID that
+ * is not one. The argument is never echoed: it may be a key pasted by
+ * mistake. */
+static int cmd_apikey_revoke(void) {
+    const char *a = get(S_KEY_ID);
+    char id[KEY_ID_LEN + 1];
+    size_t n = strlen(a);
+    if (strncmp(a, "ek_", 3) == 0) {
+        fprintf(stderr, "entitled apikey revoke: give the key's id (the %d hex digits after "
+                        "\"ek_\", as 'apikey list' shows it), not the key\n", KEY_ID_LEN);
+        return 2;
+    }
+    bool ok = n == KEY_ID_LEN;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = a[i];
+        if (ch >= 'A' && ch <= 'F') ch = (char)(ch - 'A' + 'a');
+        ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+        id[i] = ch;
+    }
+    if (!ok) {
+        fprintf(stderr, "entitled apikey revoke: KEY_ID must be %d hex digits, as 'apikey list' "
+                        "shows it\n", KEY_ID_LEN);
+        return 2;
+    }
+    id[KEY_ID_LEN] = '\0';
+    store *st = open_store("apikey revoke", 1);
+    if (!st) return 1;
+    int64_t now = dt_now();
+    store_apikey k = {0};
+    store_rc rc = store_apikey_revoke(st, id, now, &k);
+    store_close(st);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "entitled apikey revoke: %s\n",
+                rc == STORE_NOT_FOUND ? "no such key" : store_rc_name(rc));
+        return 1;
+    }
+    char at[DT_FORMAT_MAX];
+    dt_format(k.revoked_at, at);
+    if (k.revoked_at == now)
+        printf("revoked %s (organisation %s) at %s\n", id, k.org, at);
+    else
+        printf("%s (organisation %s) was revoked already at %s; unchanged\n", id, k.org, at);
+    return 0;
+}
+
 /* Exit 0 when the ledger and the rows agree, 1 on a mismatch, 2 when the
  * database cannot be read. */
 static int cmd_verify(void) {
@@ -294,7 +442,8 @@ static void redact_dsn(const char *dsn, char *out, size_t cap) {
 static int cmd_serve(void) {
     const char *listen = get(S_LISTEN);
     const char *colon = strrchr(listen, ':');
-    unsigned long port, threads, timeout, maxconn, pool;
+    unsigned long port, threads, timeout, maxconn, pool, req_timeout, max_body, max_header, max_url,
+        max_query, max_depth;
     char host[64];
     if (!colon || (size_t)(colon - listen) >= sizeof host || !parse_uint(colon + 1, 1, 65535, &port)) {
         fprintf(stderr, "entitled serve: --listen must be HOST:PORT, got '%s'\n", listen);
@@ -302,22 +451,31 @@ static int cmd_serve(void) {
     }
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = '\0';
-    if (!parse_uint(get(S_THREADS), 1, 256, &threads)) {
-        fprintf(stderr, "entitled serve: --threads must be 1..256\n");
-        return 2;
+    /* every numeric setting with its bounds */
+    const struct {
+        int s;
+        unsigned long min, max;
+        unsigned long *out;
+    } nums[] = {
+        {S_THREADS, 1, 256, &threads},
+        {S_TIMEOUT, 1, 3600, &timeout},
+        {S_MAXCONN, 1, 100000, &maxconn},
+        {S_POOL, 1, 1024, &pool},
+        {S_REQ_TIMEOUT, 1, 3600, &req_timeout},
+        {S_MAX_BODY, 1024, 1ul << 30, &max_body},
+        {S_MAX_HEADER, 4096, 16ul << 20, &max_header},
+        {S_MAX_URL, 256, 16ul << 20, &max_url},
+        {S_MAX_QUERY, 1, 10000, &max_query},
+        {S_MAX_DEPTH, 1, 10000, &max_depth},
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        if (!parse_uint(get(nums[i].s), nums[i].min, nums[i].max, nums[i].out)) {
+            fprintf(stderr, "entitled serve: %s must be a whole number from %lu to %lu, got '%s'\n",
+                    SETTINGS[nums[i].s].flag, nums[i].min, nums[i].max, get(nums[i].s));
+            return 2;
+        }
     }
-    if (!parse_uint(get(S_TIMEOUT), 1, 3600, &timeout)) {
-        fprintf(stderr, "entitled serve: --timeout must be 1..3600 seconds\n");
-        return 2;
-    }
-    if (!parse_uint(get(S_MAXCONN), 1, 100000, &maxconn)) {
-        fprintf(stderr, "entitled serve: --max-connections must be 1..100000\n");
-        return 2;
-    }
-    if (!parse_uint(get(S_POOL), 1, 1024, &pool)) {
-        fprintf(stderr, "entitled serve: --pool must be 1..1024\n");
-        return 2;
-    }
+    pyjson_max_depth = (unsigned)max_depth; /* set once, before any thread parses */
     store *st = open_store("serve", (unsigned)pool);
     if (!st) return 1;
 
@@ -335,9 +493,13 @@ static int cmd_serve(void) {
         .host = host,
         .port = (uint16_t)port,
         .threads = (unsigned)threads,
-        .max_body = 1u << 20,
+        .max_body = (size_t)max_body,
         .conn_timeout_s = (unsigned)timeout,
         .max_connections = (unsigned)maxconn,
+        .request_timeout_s = (unsigned)req_timeout,
+        .max_header_bytes = (size_t)max_header,
+        .max_url_bytes = (size_t)max_url,
+        .max_query_params = (unsigned)max_query,
         .routes = api_routes,
         .nroutes = api_nroutes,
         .authorize = api_authorize,

@@ -818,8 +818,14 @@ def err(description):
     return {"description": description, "content": json_content(ref("ErrorDetail"))}
 
 
-R400 = err("The body could not be parsed: not UTF-8, or JSON nested deeper than 64 levels "
-           "(`There was an error parsing the body`).")
+R400 = err("The body could not be parsed: not UTF-8, or JSON nested deeper than `serve "
+           "--max-json-depth` levels, 64 by default (`There was an error parsing the body`); "
+           "or more query parameters than `serve --max-query-params` allows (`Too many query "
+           "parameters (limit N)`).")
+R400_QUERY = err("More query parameters than `serve --max-query-params` allows (64 by "
+                 "default): `Too many query parameters (limit N)`.")
+R414 = err("The path and query string, decoded, are longer than `serve --max-url-bytes` "
+           "(16384 by default): `URI too long (limit N bytes)`.")
 R401 = err("No `x-api-key`; a key that is unknown, malformed or revoked; or no "
            "`organisation` header.")
 R403 = err("The `organisation` header does not name the key's organisation.")
@@ -848,8 +854,7 @@ def responses(ok_resp, body=False, not_found=None, conflict=None, public=False,
     sentence (an ErrorDetail 409) or a whole response; unprocessable: a 422 response
     other than R422."""
     out = {"200": ok_resp}
-    if body:
-        out["400"] = R400
+    out["400"] = R400 if body else R400_QUERY
     if not public:
         out["401"] = R401
         out["403"] = R403
@@ -858,6 +863,7 @@ def responses(ok_resp, body=False, not_found=None, conflict=None, public=False,
     if conflict:
         out["409"] = conflict if isinstance(conflict, dict) else err(conflict)
     out["413"] = R413
+    out["414"] = R414
     if not public:
         out["422"] = unprocessable or R422
     out["500"] = R500

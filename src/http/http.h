@@ -79,8 +79,13 @@ typedef struct {
     uint16_t port;
     unsigned threads;
     size_t max_body;
-    unsigned conn_timeout_s;
+    unsigned conn_timeout_s;   /* idle: no byte in either direction */
     unsigned max_connections;
+    unsigned request_timeout_s; /* to deliver a whole request, from the connection's opening or
+                                   its previous answer */
+    size_t max_header_bytes;    /* libmicrohttpd's memory for the request line and headers */
+    size_t max_url_bytes;       /* path and query, decoded: 414 above */
+    unsigned max_query_params;  /* 400 above */
     const route *routes;
     size_t nroutes;
     authorize_fn authorize;

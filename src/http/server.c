@@ -12,17 +12,38 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* A connection as the request-timeout watchdog sees it. libmicrohttpd's own
+ * timeout is an idle timeout: a client that sends a byte a second never
+ * reaches it, and never reaches a handler either while its headers trickle
+ * in. So each connection has a window that opens when it is accepted or its
+ * previous answer is done, and closes when its request is complete; a
+ * window older than request_timeout_s gets the socket shut down, and
+ * libmicrohttpd then closes the connection as it would any broken one. */
+typedef struct conn_watch {
+    int fd;
+    _Atomic int64_t window_start_us; /* 0 while a complete request is being answered */
+    bool dropped;
+    struct conn_watch *prev, *next;
+} conn_watch;
 
 struct http_server {
     struct MHD_Daemon *d;
     http_config cfg;
     atomic_int in_flight;
+    pthread_mutex_t watch_lock; /* the list, and the sockets in it */
+    conn_watch *watched;
+    pthread_t watchdog;
+    bool watchdog_running;
+    atomic_bool stopping;
 };
 
 typedef struct {
@@ -153,10 +174,114 @@ static void request_id(http_req *r) {
     else snprintf(r->request_id, sizeof r->request_id, "none");
 }
 
+typedef struct {
+    size_t bytes, count;
+} query_size;
+
+static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size) {
+    query_size *q = cls;
+    q->count++;
+    q->bytes += key_size + (value ? value_size : 0) + 2; /* with '&' and '=' */
+    return MHD_YES;
+}
+
+/* The path and query within --max-url-bytes (414) and the parameters
+ * within --max-query-params (400); false when the answer is set. */
+static bool within_url_limits(struct http_server *srv, http_req *r) {
+    query_size q = {0, 0};
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, count_arg, &q);
+    char msg[96];
+    if (strlen(r->path) + q.bytes > srv->cfg.max_url_bytes) {
+        snprintf(msg, sizeof msg, "URI too long (limit %zu bytes)", srv->cfg.max_url_bytes);
+        http_reply_detail(r, 414, msg);
+        return false;
+    }
+    if (q.count > srv->cfg.max_query_params) {
+        snprintf(msg, sizeof msg, "Too many query parameters (limit %u)", srv->cfg.max_query_params);
+        http_reply_detail(r, 400, msg);
+        return false;
+    }
+    return true;
+}
+
+/* ---- the request-timeout watchdog ------------------------------------------ */
+
+static conn_watch *watch_of(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    struct http_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_watch *w = calloc(1, sizeof(*w));
+        if (!w || !ci) { /* unwatched: libmicrohttpd's idle timeout still applies */
+            free(w);
+            *socket_context = NULL;
+            return;
+        }
+        w->fd = ci->connect_fd;
+        atomic_store(&w->window_start_us, dt_now());
+        pthread_mutex_lock(&srv->watch_lock);
+        w->next = srv->watched;
+        if (w->next) w->next->prev = w;
+        srv->watched = w;
+        pthread_mutex_unlock(&srv->watch_lock);
+        *socket_context = w;
+        return;
+    }
+    /* closed: libmicrohttpd closes the socket only after this returns, so
+     * under watch_lock the watchdog never shuts down a reused descriptor */
+    conn_watch *w = *socket_context;
+    if (!w) return;
+    pthread_mutex_lock(&srv->watch_lock);
+    if (w->prev) w->prev->next = w->next;
+    else srv->watched = w->next;
+    if (w->next) w->next->prev = w->prev;
+    pthread_mutex_unlock(&srv->watch_lock);
+    free(w);
+    *socket_context = NULL;
+}
+
+static void *watchdog_main(void *arg) {
+    struct http_server *srv = arg;
+    int64_t limit = (int64_t)srv->cfg.request_timeout_s * 1000000;
+    while (!atomic_load(&srv->stopping)) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        int64_t now = dt_now();
+        int dropped = 0;
+        pthread_mutex_lock(&srv->watch_lock);
+        for (conn_watch *w = srv->watched; w; w = w->next) {
+            int64_t start = atomic_load(&w->window_start_us);
+            if (start && !w->dropped && now - start > limit) {
+                shutdown(w->fd, SHUT_RDWR);
+                w->dropped = true;
+                dropped++;
+            }
+        }
+        pthread_mutex_unlock(&srv->watch_lock);
+        if (dropped)
+            fprintf(stderr, "http: dropped %d connection(s) that took over %us to send a request\n",
+                    dropped, srv->cfg.request_timeout_s);
+    }
+    return NULL;
+}
+
 /* Headers are in: decide everything that does not need the body. */
 static void on_headers(struct http_server *srv, req_state *st) {
     http_req *r = &st->req;
     request_id(r);
+    /* limits before routing: a path too long is 414 whatever it names */
+    if (!within_url_limits(srv, r)) {
+        st->refused = true;
+        return;
+    }
     const route *rt = NULL;
     switch (router_match(srv->cfg.routes, srv->cfg.nroutes, r->method, r->path, &rt, r, r->allow,
                          sizeof r->allow)) {
@@ -244,6 +369,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (st->refused) return MHD_YES; /* answer already queued */
     http_req *r = &st->req;
+    conn_watch *w = watch_of(c);
+    if (w) atomic_store(&w->window_start_us, 0); /* the request is whole: no deadline */
     if (r->body_too_large) {
         char msg[96];
         snprintf(msg, sizeof msg, "Request body too large (limit %zu bytes)", srv->cfg.max_body);
@@ -262,6 +389,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     req_state *st = *con_cls;
     if (!st) return;
     if (!st->req.status) st->req.status = 499; /* client went away before an answer */
+    conn_watch *w = watch_of(c);
+    if (w) atomic_store(&w->window_start_us, dt_now()); /* the next request's window */
     log_line(st);
     free(st->req.body);
     free(st->req.out);
@@ -285,6 +414,7 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
         return NULL;
     }
     s->cfg = *cfg;
+    pthread_mutex_init(&s->watch_lock, NULL);
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(cfg->port);
@@ -306,17 +436,22 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         /* request line and headers must fit (a long cursor included):
          * larger ones are refused by libmicrohttpd */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64u << 10),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,
         MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned int)1024, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errcap, "cannot listen on %s:%u (in use, or not an address of this host)",
                  cfg->host, cfg->port);
+        pthread_mutex_destroy(&s->watch_lock);
         free(s);
         return NULL;
     }
+    int rc = pthread_create(&s->watchdog, NULL, watchdog_main, s);
+    s->watchdog_running = rc == 0;
+    if (rc != 0) fprintf(stderr, "http: no request-timeout watchdog: %s\n", strerror(rc));
     return s;
 }
 
@@ -327,6 +462,9 @@ void http_stop(http_server *s, unsigned grace_ms) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    atomic_store(&s->stopping, true);
+    if (s->watchdog_running) pthread_join(s->watchdog, NULL);
     MHD_stop_daemon(s->d);
+    pthread_mutex_destroy(&s->watch_lock);
     free(s);
 }

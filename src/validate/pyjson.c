@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+unsigned pyjson_max_depth = PYJSON_MAX_DEPTH;
+
 /* A big number is a one-member object {BIG_KEY: "\xff" literal}. The key
  * begins with the byte 0xFF, never valid UTF-8, so no parsed document can
  * forge it; the value begins with it too, so that json_dumps() of a stand-in
@@ -548,7 +550,7 @@ static json_t *parse_value(struct parser *p, size_t i, size_t *end) {
     }
     case '{':
     case '[':
-        if (p->depth >= PYJSON_MAX_DEPTH) return fail(p, PYJSON_TOO_DEEP, "nesting too deep", i);
+        if (p->depth >= pyjson_max_depth) return fail(p, PYJSON_TOO_DEEP, "nesting too deep", i);
         p->depth++;
         v = p->s[i] == '{' ? parse_object(p, i, end) : parse_array(p, i, end);
         p->depth--;

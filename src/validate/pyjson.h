@@ -60,6 +60,9 @@
 #include <stddef.h>
 
 #define PYJSON_MAX_DEPTH 64
+/* The nesting limit in force: PYJSON_MAX_DEPTH unless the process sets it
+ * (serve --max-json-depth) before parsing anything. */
+extern unsigned pyjson_max_depth;
 
 enum pyjson_rc {
     PYJSON_OK = 0,
