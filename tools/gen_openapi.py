@@ -799,7 +799,7 @@ LIST_LEDGER = [
     q("row", UUID, "Only entries of this customer entitlement row (its id)."),
     q("kind", ref("LedgerEntryKind"), "Only entries of this kind."),
     q("kind__in", STR, "Only entries of one of these kinds (comma-separated)."),
-] + entries_range("seq", INT, "") + entries_range("at", DT, "Any date-time form the bodies "
+] + entries_range("seq", NUM, "A number, compared with the integer `seq`.") + entries_range("at", DT, "Any date-time form the bodies "
                                                              "accept.")
 
 # --------------------------------------------------------------------------

@@ -26,6 +26,15 @@ bool api_authorize(void *app, http_req *r);
 void api_invoke(void *app, http_req *r);
 /* What the store records of the request in ledger entries. */
 store_meta api_meta(const http_req *r);
+/* A write's answer is built before its change is committed (issue 7): an
+ * update, delete or consume handler calls api_write_begin() after its
+ * checks, then its store call and its answer, then api_write_end(), which
+ * commits only a 200 (else rolls back; a failed commit answers 500/503), so
+ * an answer that cannot be built (out of memory) leaves nothing changed.
+ * Inside a request with an Idempotency-Key (already one transaction) both do
+ * nothing. api_write_begin() returns false with the answer set (503/500). */
+bool api_write_begin(api_app *app, http_req *r, bool *held);
+void api_write_end(api_app *app, http_req *r, bool held);
 
 /* Keys: "ek_<16 hex id>_<43 base64url secret>" (auth.c). */
 #define API_KEY_MAX 80
@@ -56,6 +65,25 @@ json_t *api_grant_patch_check(const char *ent_s, const char *cust_s, const char 
                               const json_t *body, char *ent, char *cust, char *id,
                               model_grant_patch *p, const json_t **active_in,
                               const json_t **expiry_in);
+
+/* The body model of each operation that takes a body: the vfield table its
+ * handler validates the body with, by operationId (routes.c). Each h_*.c
+ * lists its own (a NULL operation_id ends a list); api_body_schema()
+ * (routes.c) finds one, so that the body fuzzer (fuzz/fuzz_body.c) checks
+ * every operation's real table. */
+typedef struct {
+    const char *operation_id;
+    const vfield *fields;
+    size_t n;
+} api_schema;
+extern const api_schema api_customer_schemas[], api_entitlement_schemas[], api_grant_schemas[],
+    api_consume_schemas[];
+/* The body table of `operation_id` and its length; NULL when it takes no body. */
+const vfield *api_body_schema(const char *operation_id, size_t *n);
+
+/* Consume's body checks (h_consume.c), apart from the request: the table's,
+ * then quantity > 0 and no member but quantity and at. */
+void api_consume_body(json_t *body, json_t *errors, vval *v);
 
 /* Path UUID parameters in route order; appends their errors. */
 bool api_path_uuid(http_req *r, const char *name, char *out, json_t *errors);

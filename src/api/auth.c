@@ -42,21 +42,24 @@ int api_key_new(char *key_out, size_t cap, char *id_out, uint8_t hash_out[32]) {
 
 bool api_authorize(void *appv, http_req *r) {
     api_app *app = appv;
-    const char *key = http_header(r, "x-api-key");
-    if (!key || !*key) {
+    size_t klen, olen;
+    const char *key = http_header_n(r, "x-api-key", &klen);
+    if (!key || !klen) {
         http_reply_detail(r, 401, "Missing API key: send it in the x-api-key header");
         return false;
     }
-    size_t klen = strlen(key);
     char id[KEY_ID_HEX + 1];
-    if (klen > API_KEY_MAX || klen < 3 + KEY_ID_HEX + 1 || strncmp(key, "ek_", 3) != 0 ||
+    /* strlen: a NUL byte inside the header ends the C string early */
+    if (strlen(key) != klen || klen > API_KEY_MAX || klen < 3 + KEY_ID_HEX + 1 || strncmp(key, "ek_", 3) != 0 ||
         key[3 + KEY_ID_HEX] != '_') {
         http_reply_detail(r, 401, "Invalid API key");
         return false;
     }
     memcpy(id, key + 3, KEY_ID_HEX);
     id[KEY_ID_HEX] = '\0';
-    store_apikey k;
+    /* Read on every request, never cached: a key revoked with `entitled
+     * apikey revoke` (by any process) is refused from the next request on. */
+    store_apikey k = {0};
     store_rc rc = store_apikey_get(app->st, id, &k);
     if (rc != STORE_OK && rc != STORE_NOT_FOUND) {
         api_reply_store(r, rc, "API key");
@@ -64,17 +67,20 @@ bool api_authorize(void *appv, http_req *r) {
     }
     uint8_t h[32];
     sha256(key, klen, h);
-    if (rc == STORE_NOT_FOUND || !sha256_ct_equal(h, k.hash, 32) || k.revoked_at) {
+    /* compared whole, in constant time, even for an unknown id (against
+     * zeros); a revoked key answers exactly as an unknown one */
+    bool match = sha256_ct_equal(h, k.hash, 32);
+    if (!match || rc == STORE_NOT_FOUND || k.revoked_at) {
         http_reply_detail(r, 401, "Invalid API key");
         return false;
     }
-    const char *org = http_header(r, "organisation");
-    if (!org || !*org) {
+    const char *org = http_header_n(r, "organisation", &olen);
+    if (!org || !olen) {
         http_reply_detail(r, 401, "Missing organisation header");
         return false;
     }
     char canon[ID_BUF];
-    if (uid_canon(org, strlen(org), canon) != 0 || strcmp(canon, k.org) != 0) {
+    if (uid_canon(org, olen, canon) != 0 || strcmp(canon, k.org) != 0) {
         http_reply_detail(r, 403, "This API key does not belong to that organisation");
         return false;
     }

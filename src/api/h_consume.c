@@ -16,6 +16,10 @@ static const vfield CONSUME[K_COUNT] = {
     [K_QTY] = {.name = "quantity", .type = V_NUM, .required = true},
     [K_AT] = {.name = "at", .type = V_TIME, .nullable = true},
 };
+const api_schema api_consume_schemas[] = {
+    {"Consume-customer-entitlement", CONSUME, K_COUNT},
+    {NULL, NULL, 0},
+};
 
 /* The pair's entitlement and customer must be the caller's; a Feature has
  * nothing to count. False when the answer is set. */
@@ -62,7 +66,7 @@ static bool loc_is(const json_t *item, const char *field) {
  * quantity: float = Field(gt=0): the fields' errors in field order
  * (quantity's bound with quantity's), then the extra members' in body
  * order. */
-static void consume_body(json_t *body, json_t *errors, vval *v) {
+void api_consume_body(json_t *body, json_t *errors, vval *v) {
     json_t *mine = json_array();
     if (!validate_body(body, CONSUME, K_COUNT, v, mine)) {
         json_array_extend(errors, mine);
@@ -93,10 +97,11 @@ void h_consume(void *appv, http_req *r) {
     char ent[ID_BUF], cust[ID_BUF];
     vval v[K_COUNT];
     consume_result res = {0};
+    bool held = false; /* the answer is built before the commit (issue 7) */
     if (!api_read_body(r, &body)) goto out;
     bool a = api_path_uuid(r, "entitlement_id", ent, errors);
     bool b = api_path_uuid(r, "customer_id", cust, errors);
-    consume_body(body, errors, v);
+    api_consume_body(body, errors, v);
     if (json_array_size(errors) || !a || !b) {
         api_reply_errors(r, errors);
         errors = NULL;
@@ -107,6 +112,7 @@ void h_consume(void *appv, http_req *r) {
     int64_t at = v[K_AT].present && !v[K_AT].null ? v[K_AT].time : now;
     double q = v[K_QTY].num;
     store_meta m = api_meta(r);
+    if (!api_write_begin(app, r, &held)) goto out;
     store_rc rc = store_consume(app->st, r->org, ent, cust, q, at, now, &m, &res);
     jw w;
     jw_init(&w, 1u << 20);
@@ -161,6 +167,7 @@ void h_consume(void *appv, http_req *r) {
     jw_obj_end(&w);
     api_reply_jw(r, 200, &w);
 out:
+    api_write_end(app, r, held); /* commits only a 200 */
     consume_result_clear(&res);
     json_decref(errors);
     json_decref(body);

@@ -123,12 +123,13 @@ void h_customer_create(void *appv, http_req *r) {
         http_reply_detail(r, 500, "Internal Server Error: out of memory");
         goto out;
     }
-    store_rc rc = store_customer_create(app->st, r->org, &c);
-    if (rc != STORE_OK) {
-        api_reply_store(r, rc, "Customer");
-        goto out;
-    }
+    /* The answer first (issue 7): built after the insert, memory running
+     * out answered 500 for a customer that was made. A store failure then
+     * replaces it. */
     api_reply_customer(r, &c);
+    if (r->status != 200) goto out;
+    store_rc rc = store_customer_create(app->st, r->org, &c);
+    if (rc != STORE_OK) api_reply_store(r, rc, "Customer");
 out:
     model_customer_clear(&c);
     json_decref(errors);
@@ -168,6 +169,12 @@ static const vfield UPDATE[F_COUNT] = {
     [F_COMMS] = {.name = "communications_enabled", .type = V_BOOL, .nullable = true},
     [F_AUTOCHARGE] = {.name = "auto_charge_enabled", .type = V_BOOL, .nullable = true},
     [F_BUSINESS_ENTITY] = {.name = "business_entity_id", .type = V_UUID, .nullable = true},
+};
+const api_schema api_customer_schemas[] = {
+    {"Create-customer", CREATE, F_COUNT},
+    {"Legacy-create-customer", CREATE, F_COUNT},
+    {"Update-customer", UPDATE, F_COUNT},
+    {NULL, NULL, 0},
 };
 
 typedef struct {
@@ -226,13 +233,16 @@ void h_customer_update(void *appv, http_req *r) {
         goto out;
     }
     model_customer c;
+    bool held; /* the answer is built before the commit (issue 7) */
+    if (!api_write_begin(app, r, &held)) goto out;
     store_rc rc = store_customer_update(app->st, r->org, id, apply_cust, &p, dt_now(), &c);
     if (rc != STORE_OK) {
         api_reply_store(r, rc, "Customer");
-        goto out;
+    } else {
+        api_reply_customer(r, &c);
+        model_customer_clear(&c);
     }
-    api_reply_customer(r, &c);
-    model_customer_clear(&c);
+    api_write_end(app, r, held);
 out:
     for (int i = 0; i < F_COUNT; i++) mstr_free(p.text[i]);
     json_decref(errors);
@@ -244,15 +254,16 @@ void h_customer_delete(void *appv, http_req *r) {
     char id[ID_BUF];
     if (!api_path_id(r, "customer_id", id)) return;
     model_customer c;
+    bool held; /* the answer is built before the commit (issue 7) */
+    if (!api_write_begin(app, r, &held)) return;
     store_rc rc = store_customer_delete(app->st, r->org, id, &c);
     if (rc == STORE_CONFLICT) {
         http_reply_detail(r, 409, "The customer holds customer entitlements: delete them first");
-        return;
-    }
-    if (rc != STORE_OK) {
+    } else if (rc != STORE_OK) {
         api_reply_store(r, rc, "Customer");
-        return;
+    } else {
+        api_reply_customer(r, &c);
+        model_customer_clear(&c);
     }
-    api_reply_customer(r, &c);
-    model_customer_clear(&c);
+    api_write_end(app, r, held);
 }

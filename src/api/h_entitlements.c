@@ -50,12 +50,13 @@ void h_entitlement_create(void *appv, http_req *r) {
         http_reply_detail(r, 500, "Internal Server Error: out of memory");
         goto out;
     }
-    store_rc rc = store_entitlement_create(app->st, r->org, &e);
-    if (rc != STORE_OK) {
-        api_reply_store(r, rc, "Entitlement");
-        goto out;
-    }
+    /* The answer first (issue 7): built after the insert, memory running
+     * out answered 500 for an entitlement that was made. A store failure
+     * then replaces it. */
     api_reply_entitlement(r, &e);
+    if (r->status != 200) goto out;
+    store_rc rc = store_entitlement_create(app->st, r->org, &e);
+    if (rc != STORE_OK) api_reply_store(r, rc, "Entitlement");
 out:
     model_entitlement_clear(&e);
     json_decref(errors);
@@ -86,6 +87,11 @@ static const vfield UPDATE[U_COUNT] = {
     [U_UNITS] = {.name = "units", .type = V_STR, .nullable = true},
     [U_ACTIVE] = {.name = "is_active", .type = V_BOOL, .nullable = true},
     [U_PRODUCT] = {.name = "product_id", .type = V_UUID, .nullable = true},
+};
+const api_schema api_entitlement_schemas[] = {
+    {"Create-entitlement", CREATE, F_COUNT},
+    {"Update-entitlement", UPDATE, U_COUNT},
+    {NULL, NULL, 0},
 };
 
 typedef struct {
@@ -133,13 +139,16 @@ void h_entitlement_update(void *appv, http_req *r) {
         goto out;
     }
     model_entitlement e;
+    bool held; /* the answer is built before the commit (issue 7) */
+    if (!api_write_begin(app, r, &held)) goto out;
     store_rc rc = store_entitlement_update(app->st, r->org, id, apply_ent, &p, dt_now(), &e);
     if (rc != STORE_OK) {
         api_reply_store(r, rc, "Entitlement");
-        goto out;
+    } else {
+        api_reply_entitlement(r, &e);
+        model_entitlement_clear(&e);
     }
-    api_reply_entitlement(r, &e);
-    model_entitlement_clear(&e);
+    api_write_end(app, r, held);
 out:
     for (int i = 0; i < U_COUNT; i++) mstr_free(p.text[i]);
     json_decref(errors);
@@ -151,16 +160,17 @@ void h_entitlement_delete(void *appv, http_req *r) {
     char id[ID_BUF];
     if (!api_path_id(r, "entitlement_id", id)) return;
     model_entitlement e;
+    bool held; /* the answer is built before the commit (issue 7) */
+    if (!api_write_begin(app, r, &held)) return;
     store_rc rc = store_entitlement_delete(app->st, r->org, id, &e);
     if (rc == STORE_CONFLICT) {
         http_reply_detail(r, 409, "The entitlement is granted to customers: delete its customer "
                                   "entitlements first");
-        return;
-    }
-    if (rc != STORE_OK) {
+    } else if (rc != STORE_OK) {
         api_reply_store(r, rc, "Entitlement");
-        return;
+    } else {
+        api_reply_entitlement(r, &e);
+        model_entitlement_clear(&e);
     }
-    api_reply_entitlement(r, &e);
-    model_entitlement_clear(&e);
+    api_write_end(app, r, held);
 }

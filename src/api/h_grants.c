@@ -65,6 +65,11 @@ static const vfield UPDATE[U_COUNT] = {
     [U_QTY] = {.name = "quantity", .type = V_NUM_NONNEG, .nullable = true},
     [U_QTY_USED] = {.name = "quantity_used", .type = V_NUM_NONNEG, .nullable = true},
 };
+const api_schema api_grant_schemas[] = {
+    {"Create-entitlement-customer", CREATE, C_COUNT},
+    {"Update-customer-entitlement", UPDATE, U_COUNT},
+    {NULL, NULL, 0},
+};
 
 static void value_error(json_t *errors, const char *field, const char *text, const json_t *input) {
     char msg[200];
@@ -163,12 +168,14 @@ void h_grant_create(void *appv, http_req *r) {
         goto out;
     }
     store_meta m = api_meta(r);
-    if ((rc = store_grant_create(app->st, r->org, &g, g.created_at, &m)) != STORE_OK) {
+    /* The answer first (issue 7): built after the insert, memory running
+     * out answered 500 for a row that was made. A store failure then
+     * replaces it. */
+    api_reply_grant(r, &g);
+    if (r->status != 200) goto out;
+    if ((rc = store_grant_create(app->st, r->org, &g, g.created_at, &m)) != STORE_OK)
         api_reply_store(r, rc, rc == STORE_NOT_FOUND ? "Entitlement or customer"
                                                      : "Customer entitlement");
-        goto out;
-    }
-    api_reply_grant(r, &g);
 out:
     model_grant_clear(&g);
     model_entitlement_clear(&e);
@@ -251,6 +258,9 @@ void h_grant_update(void *appv, http_req *r) {
     }
     model_grant g;
     store_meta m = api_meta(r);
+    /* the answer is built before the commit (issue 7); a read needs no hold */
+    bool held = false;
+    if (p.fields && !api_write_begin(app, r, &held)) goto out;
     /* A PATCH naming no field changes nothing, updated_at included: read
      * (and no ledger entry: nothing changed). */
     store_rc rc = p.fields
@@ -264,14 +274,13 @@ void h_grant_update(void *appv, http_req *r) {
         value_error(errs, active ? "active_from" : "expiry_at",
                     "active_from must not be after expiry_at", active ? active_in : expiry_in);
         api_reply_errors(r, errs);
-        goto out;
-    }
-    if (rc != STORE_OK) {
+    } else if (rc != STORE_OK) {
         api_reply_store(r, rc, "Customer entitlement");
-        goto out;
+    } else {
+        api_reply_grant(r, &g);
+        model_grant_clear(&g);
     }
-    api_reply_grant(r, &g);
-    model_grant_clear(&g);
+    api_write_end(app, r, held);
 out:
     json_decref(errors);
     json_decref(body);
@@ -283,13 +292,16 @@ void h_grant_delete(void *appv, http_req *r) {
     if (!row_path(r, ent, cust, id)) return;
     model_grant g;
     store_meta m = api_meta(r);
+    bool held; /* the answer is built before the commit (issue 7) */
+    if (!api_write_begin(app, r, &held)) return;
     store_rc rc = store_grant_delete(app->st, r->org, ent, cust, id, dt_now(), &m, &g);
     if (rc != STORE_OK) {
         api_reply_store(r, rc, "Customer entitlement");
-        return;
+    } else {
+        api_reply_grant(r, &g);
+        model_grant_clear(&g);
     }
-    api_reply_grant(r, &g);
-    model_grant_clear(&g);
+    api_write_end(app, r, held);
 }
 
 typedef struct {
@@ -299,6 +311,8 @@ typedef struct {
 
 static bool total_arg(void *cls, const char *key, const char *value, size_t len) {
     total_args *a = cls;
+    if (value && strlen(value) != len) /* a NUL inside: no integer ends there */
+        value = "\x01";
     if (strcmp(key, "start_date") == 0) a->start = value ? value : "";
     else if (strcmp(key, "end_date") == 0) a->end = value ? value : "";
     else {

@@ -311,3 +311,21 @@ void h_list_ledger(void *appv, http_req *r) {
     api_path_uuid(r, "customer_id", cust, errors);
     list(appv, r, &LEDGER_SPEC, item_ledger, ENV_RESULTS, errors, cust);
 }
+
+const list_spec *api_list_spec(const char *operation_id) {
+    static const struct {
+        const char *operation_id;
+        const list_spec *spec;
+    } SPECS[] = {
+        {"List-entitlements", &ENT_SPEC},
+        {"List-customers-with-filtering-and-pagination", &CUST_SPEC},
+        {"Legacy-list-customers", &CUST_SPEC},
+        {"List-customer-entitlements", &ROWS_SPEC},
+        {"List-unique-entitlements-for-customer", &UNIQUE_SPEC},
+        {"List-customer-entitlement-balances-with-advanced-filtering", &BAL_SPEC},
+        {"List-customer-ledger", &LEDGER_SPEC},
+    };
+    for (size_t i = 0; i < sizeof SPECS / sizeof SPECS[0]; i++)
+        if (strcmp(SPECS[i].operation_id, operation_id) == 0) return SPECS[i].spec;
+    return NULL;
+}

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 1 to IDEM_KEY_MAX printable ASCII characters; else the 422 is set. */
-static bool key_ok(http_req *r, const char *key) {
-    size_t n = strlen(key);
+/* 1 to IDEM_KEY_MAX printable ASCII characters (a NUL byte included in n
+ * fails the pattern); else the 422 is set. */
+static bool key_ok(http_req *r, const char *key, size_t n) {
     const char *type = NULL, *msg = NULL;
     json_t *ctx = NULL;
     if (n == 0) {
@@ -75,17 +75,18 @@ store_meta api_meta(const http_req *r) {
     return m;
 }
 
-void api_invoke(void *appv, http_req *r) {
+static void invoke(void *appv, http_req *r) {
     api_app *app = appv;
     const char *method = r->method;
     bool write = strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0 ||
                  strcmp(method, "DELETE") == 0;
-    const char *key = write ? http_header(r, "Idempotency-Key") : NULL;
+    size_t key_len = 0;
+    const char *key = write ? http_header_n(r, "Idempotency-Key", &key_len) : NULL;
     if (!key) {
         r->route->fn(app, r);
         return;
     }
-    if (!key_ok(r, key)) return;
+    if (!key_ok(r, key, key_len)) return;
     store_idem answer = {0}, stored;
     if (!fingerprint(r, answer.fingerprint)) {
         http_reply_detail(r, 500, "Internal Server Error: out of memory");
@@ -122,3 +123,62 @@ void api_invoke(void *appv, http_req *r) {
         store_idem_finish(app->st, r->org, key, NULL, r->request_id, dt_now());
     }
 }
+
+/* ---- writes without a key: the answer before the commit (issue 7) ------------
+ * Without this, an update's store call committed and only then was its
+ * answer built: memory running out there answered 500 for a change that
+ * was made. Now the store call runs inside a transaction held for the
+ * request (store_idem_begin with no key), the answer is built, and only a
+ * 200 is committed. A request with an Idempotency-Key is held already. */
+bool api_write_begin(api_app *app, http_req *r, bool *held) {
+    *held = false;
+    if (r->idem_key) return true;
+    bool found;
+    store_idem none;
+    store_rc rc = store_idem_begin(app->st, r->org, NULL, &found, &none);
+    if (rc != STORE_OK) {
+        api_reply_store(r, rc, "Change");
+        return false;
+    }
+    *held = true;
+    return true;
+}
+
+void api_write_end(api_app *app, http_req *r, bool held) {
+    if (!held) return;
+    /* a refusal (4xx) changed nothing: no commit, so no wait for a sync */
+    bool ok = r->status == 200 && r->out;
+    store_idem answer = {.status = r->status};
+    store_rc rc =
+        store_idem_finish(app->st, r->org, NULL, ok ? &answer : NULL, r->request_id, dt_now());
+    if (ok && rc != STORE_OK) api_reply_store(r, rc, "Change"); /* rolled back: not done */
+}
+/* ---- end of writes without a key ------------------------------------------------ */
+
+/* ---- fault injection (issue 7; test builds only) ------------------------------
+ * In a build with ENTITLED_FAULTS, a request's X-Fault header (util/fault.h:
+ * "store:N[:ioerr|full|busy]" or "alloc:N") arms a fault on this thread for
+ * the handler and its idempotency store calls, and the answer says in
+ * X-Fault-Fired whether it fired. A malformed X-Fault is a 400. Without
+ * ENTITLED_FAULTS the header is not even read. */
+#ifdef ENTITLED_FAULTS
+#include "util/fault.h"
+#endif
+
+void api_invoke(void *appv, http_req *r) {
+#ifdef ENTITLED_FAULTS
+    const char *spec = http_header(r, "X-Fault");
+    if (spec) {
+        if (fault_arm(spec) != 0) {
+            http_reply_detail(r, 400, "X-Fault must be store:N[:ioerr|full|busy] or alloc:N");
+            return;
+        }
+        invoke(appv, r);
+        fault_disarm();
+        http_reply_header(r, "X-Fault-Fired", fault_fired() ? "true" : "false");
+        return;
+    }
+#endif
+    invoke(appv, r);
+}
+/* ---- end of fault injection ---------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include "util/b64.h"
 #include "validate/validate.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,25 @@ static bool filter_param(parse_ctx *c, const char *key, const char *value, size_
 
 static bool each_param(void *cls, const char *key, const char *value, size_t vlen) {
     parse_ctx *c = cls;
+    /* read as C strings, so a NUL would cut them short; search and the
+     * filters carry their length and may hold NUL characters */
+    static const char *const CONTROLS[] = {"cursor", "limit", "order", "sort_key", "sort_type",
+                                           "populate", NULL};
+    bool control = false;
+    for (int i = 0; CONTROLS[i]; i++) control |= strcmp(key, CONTROLS[i]) == 0;
+    if (control && value && strlen(value) != vlen) {
+        /* these are read as C strings, which would end at the NUL */
+        value_error(c->errors, key, "the value must not contain NUL characters", value);
+        return true;
+    }
+    if ((control || strcmp(key, "search") == 0) && value) {
+        json_t *js = json_stringn(value, vlen); /* NULL: not UTF-8 */
+        if (!js) {
+            qerror(c->errors, key, "string_unicode", "Input should be a valid string", NULL, NULL);
+            return true;
+        }
+        json_decref(js);
+    }
     if (strcmp(key, "cursor") == 0) c->cursor = value ? value : "";
     else if (strcmp(key, "limit") == 0) c->limit = value ? value : "";
     else if (strcmp(key, "order") == 0) c->order = value ? value : "";
@@ -325,7 +345,7 @@ static bool read_cursor(parse_ctx *c, const char *text) {
     } else if (f[6][0] == 'n' && vlen > 1) {
         p->q.after.type = LV_NUM;
         p->q.after.n = strtod(f[6] + 1, &end);
-        if (*end) goto bad;
+        if (*end || !isfinite(p->q.after.n)) goto bad; /* the server writes finite numbers only */
     } else if (f[6][0] == 's') {
         p->q.after.type = LV_TEXT;
         p->q.after.s = f[6] + 1;
@@ -339,18 +359,29 @@ bad:
     return false;
 }
 
+static size_t request_args(void *r,
+                           bool (*fn)(void *cls, const char *key, const char *value, size_t len),
+                           void *cls) {
+    return http_query_each(r, fn, cls);
+}
+
 json_t *query_parse(http_req *r, const list_spec *spec, int64_t now, list_params *p) {
+    return query_parse_args(request_args, r, r->org, spec, now, p);
+}
+
+json_t *query_parse_args(query_args_fn each, void *src, const char *org, const list_spec *spec,
+                         int64_t now, list_params *p) {
     memset(p, 0, sizeof(*p));
     json_t *errors = json_array();
     parse_ctx c = {.spec = spec, .p = p, .errors = errors};
     p->q.kind = spec->kind;
-    p->q.org = r->org;
+    p->q.org = org;
     p->q.now = now;
     p->q.sort = spec->sorts[0];
     p->q.desc = spec->default_desc;
     p->q.limit = spec->default_limit;
     p->q.search_customers = spec->search_customers;
-    http_query_each(r, each_param, &c);
+    each(src, each_param, &c);
 
     if (c.limit) {
         int64_t v;

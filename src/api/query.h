@@ -53,6 +53,23 @@ typedef struct {
 /* Read the request's query string. Returns the 422 items (an empty array when
  * all is well; the caller owns it). */
 json_t *query_parse(http_req *r, const list_spec *spec, int64_t now, list_params *p);
+
+/* A source of query arguments: calls `fn` for each in order, as
+ * http_query_each() does (which is the source query_parse() uses). */
+typedef size_t (*query_args_fn)(void *src,
+                                bool (*fn)(void *cls, const char *key, const char *value,
+                                           size_t len),
+                                void *cls);
+/* query_parse() on arguments from `each`, for the caller's organisation
+ * `org`: query_parse() itself is this on the request's arguments. Apart so
+ * that the query fuzzer (fuzz/fuzz_query.c) runs the real parser without a
+ * libmicrohttpd connection. */
+json_t *query_parse_args(query_args_fn each, void *src, const char *org, const list_spec *spec,
+                         int64_t now, list_params *p);
+
+/* The spec of a list operation, by its operationId (routes.c); NULL when
+ * `operation_id` is not a list. Defined with the specs in h_lists.c. */
+const list_spec *api_list_spec(const char *operation_id);
 void list_params_free(list_params *p);
 
 /* pydantic's lax int from a string ("10", " 1_0 ", "1.0"); values past

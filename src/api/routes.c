@@ -3,6 +3,8 @@
 #include "api/api.h"
 #include "api/docs.h"
 
+#include <string.h>
+
 #define ROW "/entitlements/{entitlement_id}/customer/{customer_id}/{ec_id}"
 
 const route api_routes[] = {
@@ -42,3 +44,15 @@ const route api_routes[] = {
     {"POST", "/customer", h_customer_create, "Legacy-create-customer", 0},
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+const vfield *api_body_schema(const char *operation_id, size_t *n) {
+    static const api_schema *const LISTS[] = {api_customer_schemas, api_entitlement_schemas,
+                                              api_grant_schemas, api_consume_schemas};
+    for (size_t i = 0; i < sizeof LISTS / sizeof LISTS[0]; i++)
+        for (const api_schema *s = LISTS[i]; s->operation_id; s++)
+            if (strcmp(s->operation_id, operation_id) == 0) {
+                *n = s->n;
+                return s->fields;
+            }
+    return NULL;
+}

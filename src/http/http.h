@@ -45,6 +45,7 @@ typedef struct http_req {
      * in the header of that name and logged */
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     const char *idem_key; /* the request's Idempotency-Key once checked (api) */
+    bool nul_in_path;     /* the path as sent held %00: it names nothing (404) */
     /* the answer */
     unsigned status;
     const char *content_type; /* NULL: application/json */
@@ -62,6 +63,10 @@ void http_reply_detail(http_req *r, unsigned status, const char *detail);
 /* Add a header to the answer (at most HTTP_EXTRA_HEADERS). */
 void http_reply_header(http_req *r, const char *name, const char *value);
 const char *http_header(http_req *r, const char *name);
+/* The same with the value's length: a header may hold NUL bytes, and the C
+ * string then stops at the first one. Callers that check a value (keys,
+ * ids) compare *len with strlen(). */
+const char *http_header_n(http_req *r, const char *name, size_t *len);
 const char *http_query(http_req *r, const char *name);
 const char *http_param(http_req *r, const char *name);
 /* Call `fn` for each query argument in order (URL-decoded; value may be NULL

@@ -69,8 +69,9 @@ router_rc router_match(const route *routes, size_t n, const char *method, const 
         return ROUTER_OK;
     }
     if (!path_matched) return ROUTER_NOT_FOUND;
+    if (!allowcap) return ROUTER_METHOD_NOT_ALLOWED; /* no room for Allow (allow may be NULL) */
     size_t used = 0;
-    if (allowcap) allow[0] = '\0';
+    allow[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         if (match(routes[i].pattern, path, NULL) < 0) continue;
         if (strstr(allow, routes[i].method)) continue;

@@ -85,6 +85,15 @@ const char *http_header(http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *http_header_n(http_req *r, const char *name, size_t *len) {
+    const char *v = NULL;
+    *len = 0;
+    if (MHD_lookup_connection_value_n(r->conn, MHD_HEADER_KIND, name, strlen(name), &v, len) !=
+        MHD_YES)
+        return NULL;
+    return v;
+}
+
 const char *http_query(http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
@@ -101,6 +110,19 @@ static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind, const char 
     query_iter *it = cls;
     if (it->stop) return MHD_NO;
     it->n++;
+    char shown[512];
+    if (strlen(key) != key_size) {
+        /* a name holding %00: handed on with each NUL as U+FFFD, so that it
+         * matches no parameter (422 extra_forbidden) instead of the
+         * parameter its first part names */
+        size_t k = 0;
+        for (size_t i = 0; i < key_size && k + 4 < sizeof shown; i++) {
+            if (key[i]) shown[k++] = key[i];
+            else memcpy(shown + k, "\xef\xbf\xbd", 3), k += 3;
+        }
+        shown[k] = '\0';
+        key = shown;
+    }
     if (!it->fn(it->cls, key, value, value ? value_size : 0)) it->stop = true;
     return it->stop ? MHD_NO : MHD_YES;
 }
@@ -162,10 +184,11 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, http_req *r) {
  * ASCII characters (it goes into a header and the log as it is), else a new
  * UUID. */
 static void request_id(http_req *r) {
-    const char *v = http_header(r, "X-Request-Id");
+    size_t len;
+    const char *v = http_header_n(r, "X-Request-Id", &len);
     size_t n = 0;
     while (v && n <= HTTP_REQUEST_ID_MAX && v[n] >= 0x20 && v[n] <= 0x7e) n++;
-    if (v && n && n <= HTTP_REQUEST_ID_MAX && v[n] == '\0') {
+    if (v && n && n <= HTTP_REQUEST_ID_MAX && v[n] == '\0' && n == len) {
         memcpy(r->request_id, v, n + 1);
         return;
     }
@@ -273,12 +296,31 @@ static void *watchdog_main(void *arg) {
     return NULL;
 }
 
+/* libmicrohttpd shows the request line's URI, as sent, to this callback
+ * before decoding it; what it returns is the request's first context. A
+ * path holding "%00" gets a marker (no allocation: a request refused before
+ * the access handler runs is never completed to us). */
+static char NUL_PATH;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    for (const char *p = uri; *p && *p != '?'; p++)
+        if (p[0] == '%' && p[1] == '0' && p[2] == '0') return &NUL_PATH;
+    return NULL;
+}
+
 /* Headers are in: decide everything that does not need the body. */
 static void on_headers(struct http_server *srv, req_state *st) {
     http_req *r = &st->req;
     request_id(r);
     /* limits before routing: a path too long is 414 whatever it names */
     if (!within_url_limits(srv, r)) {
+        st->refused = true;
+        return;
+    }
+    if (r->nul_in_path) {
+        /* libmicrohttpd decodes the path into a C string, which would end
+         * at the NUL and name another resource: no resource has one */
+        http_reply_detail(r, 404, "Not Found");
         st->refused = true;
         return;
     }
@@ -343,10 +385,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   size_t *upload_size, void **con_cls) {
     struct http_server *srv = cls;
     req_state *st = *con_cls;
+    bool nul_in_path = st == (void *)&NUL_PATH;
+    if (nul_in_path) st = NULL;
     if (!st) {
         st = calloc(1, sizeof(*st));
         if (!st) return MHD_NO;
         *con_cls = st;
+        st->req.nul_in_path = nul_in_path;
         st->start_us = dt_now();
         st->req.conn = c;
         st->req.method = method;
@@ -387,7 +432,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     struct http_server *srv = cls;
     req_state *st = *con_cls;
-    if (!st) return;
+    if (!st || st == (void *)&NUL_PATH) return; /* the handler never saw it */
     if (!st->req.status) st->req.status = 499; /* client went away before an answer */
     conn_watch *w = watch_of(c);
     if (w) atomic_store(&w->window_start_us, dt_now()); /* the next request's window */
@@ -437,6 +482,7 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         /* request line and headers must fit (a long cursor included):
          * larger ones are refused by libmicrohttpd */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,

@@ -223,6 +223,18 @@ typedef struct store_ops {
     store_rc (*org_exists)(store *s, const char *id);
     store_rc (*apikey_create)(store *s, const store_apikey *k);
     store_rc (*apikey_get)(store *s, const char *key_id, store_apikey *out);
+    /* The organisation's keys in creation order (created_at, then id):
+     * fn(cls, key) for each, false to stop (hash left zero: callers need
+     * none). The caller checks that the organisation exists. */
+    store_rc (*apikey_list)(store *s, const char *org,
+                            bool (*fn)(void *cls, const store_apikey *k), void *cls);
+    /* Revoke a key from `now` on: STORE_NOT_FOUND for an unknown id. A key
+     * revoked already keeps its first revocation time and STORE_OK is
+     * answered; `out` (may be NULL) is the key as stored afterwards (its
+     * hash need not be filled), so out->revoked_at != now tells a repeat.
+     * Takes effect on the very next
+     * request (keys are read on every request, never cached). */
+    store_rc (*apikey_revoke)(store *s, const char *key_id, int64_t now, store_apikey *out);
     store_rc (*customer_create)(store *s, const char *org, const model_customer *c);
     store_rc (*customer_get)(store *s, const char *org, const char *id, model_customer *out);
     store_rc (*entitlement_create)(store *s, const char *org, const model_entitlement *e);
@@ -278,7 +290,11 @@ typedef struct store_ops {
      * makes until idem_finish runs inside it (each as a savepoint, so a
      * failed call undoes only itself), and idem_finish either stores
      * `answer` and commits, durably, with everything done in between, or
-     * (answer NULL) rolls all of it back. */
+     * (answer NULL) rolls all of it back.
+     * With key NULL (issue 7: api_write_begin(), a write without a key)
+     * nothing is looked up or stored: idem_begin only opens the held
+     * transaction, and idem_finish commits it (answer non-NULL) or rolls it
+     * back, so the answer is built before the change is committed. */
     store_rc (*idem_begin)(store *s, const char *org, const char *key, bool *found,
                            store_idem *out);
     store_rc (*idem_finish)(store *s, const char *org, const char *key,
@@ -316,6 +332,8 @@ const char *store_rc_name(store_rc rc);
 #define store_org_exists(s, ...) ((s)->ops->org_exists((s), __VA_ARGS__))
 #define store_apikey_create(s, ...) ((s)->ops->apikey_create((s), __VA_ARGS__))
 #define store_apikey_get(s, ...) ((s)->ops->apikey_get((s), __VA_ARGS__))
+#define store_apikey_list(s, ...) ((s)->ops->apikey_list((s), __VA_ARGS__))
+#define store_apikey_revoke(s, ...) ((s)->ops->apikey_revoke((s), __VA_ARGS__))
 #define store_customer_create(s, ...) ((s)->ops->customer_create((s), __VA_ARGS__))
 #define store_customer_get(s, ...) ((s)->ops->customer_get((s), __VA_ARGS__))
 #define store_entitlement_create(s, ...) ((s)->ops->entitlement_create((s), __VA_ARGS__))

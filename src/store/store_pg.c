@@ -74,6 +74,8 @@ enum stmt_id {
     P_ORG_EXISTS,
     P_KEY_INSERT,
     P_KEY_GET,
+    P_KEY_LIST,
+    P_KEY_REVOKE,
     P_CUST_INSERT,
     P_CUST_GET,
     P_CUST_LOCK,
@@ -135,6 +137,11 @@ static const struct {
                                     "VALUES ($1, $2, $3, $4)"},
     [P_KEY_GET] = {"key", "SELECT org_id, key_hash, created_at, revoked_at FROM api_keys "
                           "WHERE id = $1"},
+    [P_KEY_LIST] = {"keys", "SELECT id, created_at, revoked_at FROM api_keys WHERE org_id = $1 "
+                            "ORDER BY created_at, id"},
+    /* the first revocation time is kept */
+    [P_KEY_REVOKE] = {"revoke key", "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) "
+                                    "WHERE id = $1 RETURNING org_id, created_at, revoked_at"},
     [P_CUST_INSERT] = {"insert customer",
                        "INSERT INTO customers(" CUST_COLS ", org_id) VALUES ($1, $2, $3, $4, $5, "
                        "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"},
@@ -1014,6 +1021,47 @@ static store_rc pg_apikey_get(store *s, const char *key_id, store_apikey *out) {
     return r;
 }
 
+static store_rc pg_apikey_list(store *s, const char *org,
+                               bool (*fn)(void *cls, const store_apikey *k), void *cls) {
+    BORROW(c, s);
+    PGresult *res = NULL;
+    p_str(&c->p, org);
+    store_rc r = run(c, P_KEY_LIST, &res);
+    for (int i = 0; r == STORE_OK && i < PQntuples(res); i++) {
+        store_apikey k = {0};
+        r_id(res, i, 0, k.key_id);
+        snprintf(k.org, ID_BUF, "%s", org);
+        k.created_at = r_int(res, i, 1);
+        k.revoked_at = r_int(res, i, 2);
+        if (!fn(cls, &k)) break;
+    }
+    PQclear(res);
+    give_back(PG(s), c);
+    return r;
+}
+
+static store_rc pg_apikey_revoke(store *s, const char *key_id, int64_t now, store_apikey *out) {
+    BORROW(c, s);
+    PGresult *res = NULL;
+    store_rc r = one_begin(c);
+    if (r == STORE_OK) {
+        p_str(&c->p, key_id);
+        p_int(&c->p, now);
+        r = run_row(c, P_KEY_REVOKE, &res);
+    }
+    if (r == STORE_OK && out) {
+        memset(out, 0, sizeof(*out));
+        snprintf(out->key_id, ID_BUF, "%s", key_id);
+        r_id(res, 0, 0, out->org);
+        out->created_at = r_int(res, 0, 1);
+        out->revoked_at = r_int(res, 0, 2);
+    }
+    PQclear(res);
+    r = one_end(c, r);
+    give_back(PG(s), c);
+    return r;
+}
+
 /* ---- customers ----------------------------------------------------------- */
 
 /* Columns as CUST_COLS, from column `b`. */
@@ -1622,16 +1670,17 @@ static store_rc pg_idem_begin(store *s, const char *org, const char *key, bool *
     BORROW(c, s);
     PGresult *res = NULL;
     store_rc r = tx_begin(c);
-    if (r == STORE_OK) {
+    /* no key (issue 7, api_write_begin): no lock, no lookup, only the held transaction */
+    if (r == STORE_OK && key) {
         p_int(&c->p, idem_lock_id(org, key));
         r = run(c, P_IDEM_LOCK, NULL);
     }
-    if (r == STORE_OK) {
+    if (r == STORE_OK && key) {
         p_str(&c->p, org);
         p_str(&c->p, key);
         r = run(c, P_IDEM_GET, &res);
     }
-    if (r == STORE_OK && PQntuples(res) == 1) {
+    if (r == STORE_OK && res && PQntuples(res) == 1) {
         r = idem_read(res, out);
         *found = r == STORE_OK;
     }
@@ -1652,7 +1701,8 @@ static store_rc pg_idem_finish(store *s, const char *org, const char *key,
     if (!c) return STORE_ERROR;
     c->deadline = mono_ms() + PG_BUDGET_MS;
     store_rc r = STORE_OK;
-    if (answer) { /* into the transaction itself: a failure fails the commit */
+    if (answer && key) { /* into the transaction itself: a failure fails the commit;
+                          * no key (issue 7): commit, nothing to store */
         p_str(&c->p, org);
         p_str(&c->p, key);
         p_bytes(&c->p, answer->fingerprint, 32);
@@ -2039,6 +2089,8 @@ static const store_ops PG_OPS = {
     .org_exists = pg_org_exists,
     .apikey_create = pg_apikey_create,
     .apikey_get = pg_apikey_get,
+    .apikey_list = pg_apikey_list,
+    .apikey_revoke = pg_apikey_revoke,
     .customer_create = pg_customer_create,
     .customer_get = pg_customer_get,
     .entitlement_create = pg_entitlement_create,

@@ -38,6 +38,27 @@
 #include <unistd.h>
 #include <wctype.h>
 
+/* ---- fault injection (issue 7; test builds only) ------------------------------
+ * With ENTITLED_FAULTS every sqlite3_step() below goes through
+ * fault_sqlite_step(): while a store fault is armed on this thread (X-Fault:
+ * store:N[:ioerr|full|busy], util/fault.h), its Nth step returns the fault's
+ * code instead of stepping, the statement untouched, as a failed step would
+ * leave it. A production build has none of this. */
+#ifdef ENTITLED_FAULTS
+#include "util/fault.h"
+static int fault_sqlite_step(sqlite3_stmt *st) {
+    switch (fault_store_call()) {
+    case FAULT_IOERR: return SQLITE_IOERR;
+    case FAULT_FULL: return SQLITE_FULL;
+    case FAULT_BUSY: return SQLITE_BUSY;
+    case FAULT_NONE: break;
+    }
+    return sqlite3_step(st);
+}
+#define sqlite3_step(st) fault_sqlite_step(st)
+#endif
+/* ---- end of fault injection ---------------------------------------------------- */
+
 enum stmt_id {
     S_BEGIN,
     S_COMMIT,
@@ -478,6 +499,9 @@ static conn *get_conn(sq_store *s) {
     conn *c = pthread_getspecific(s->tls);
     if (c) return c;
     c = conn_open(s);
+    /* a small cache: any write empties a reader's cache anyway, and there
+     * is one reader per HTTP thread (the OS page cache serves them) */
+    if (c) exec_all(c->db, "PRAGMA cache_size=-512");
     if (c) pthread_setspecific(s->tls, c);
     return c;
 }
@@ -1045,9 +1069,14 @@ static store_rc tx_begin(sq_store *q, conn **out) {
         return run_fixed(q->writer, S_SAVEPOINT);
     }
     pthread_mutex_lock(&q->write_lock);
-    if (!q->writer && !(q->writer = conn_open(q))) {
-        pthread_mutex_unlock(&q->write_lock);
-        return STORE_ERROR;
+    if (!q->writer) {
+        if (!(q->writer = conn_open(q))) {
+            pthread_mutex_unlock(&q->write_lock);
+            return STORE_ERROR;
+        }
+        /* the writer's cache stays valid between writes: let it hold the
+         * pages every write touches (16 MiB) */
+        exec_all(q->writer->db, "PRAGMA cache_size=-16384");
     }
     conn *c = *out = q->writer;
     int rc = sqlite3_step(stmt(c, S_BEGIN));
@@ -1254,7 +1283,8 @@ static store_rc sq_idem_begin(store *s, const char *org, const char *key, bool *
     sqlite3_stmt *st = stmt(c, S_IDEM_GET);
     bind_text(st, 1, org);
     bind_text(st, 2, key);
-    int rc = sqlite3_step(st);
+    /* no key (issue 7, api_write_begin): no lookup, only the held transaction */
+    int rc = key ? sqlite3_step(st) : SQLITE_DONE;
     if (rc == SQLITE_ROW) {
         *found = true;
         out->status = (unsigned)sqlite3_column_int(st, 0);
@@ -1292,7 +1322,7 @@ static store_rc sq_idem_finish(store *s, const char *org, const char *key,
     if (tls_holding != s) return STORE_ERROR;
     conn *c = SQ(s)->writer;
     store_rc r = STORE_OK;
-    if (answer) {
+    if (answer && key) { /* no key (issue 7): commit, nothing to store */
         sqlite3_stmt *st = stmt(c, S_IDEM_INSERT);
         bind_text(st, 1, org);
         bind_text(st, 2, key);

@@ -12,7 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JW_MAX_DEPTH 64
+/* A request body nests up to PYJSON_MAX_DEPTH (64) levels, and a 422 answer
+ * echoes such a value as an item's input three levels down
+ * ({"detail":[{"input": ...}]}): room for both, and some to spare. */
+#define JW_MAX_DEPTH 72
 
 typedef struct {
     char *buf;

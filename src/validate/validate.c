@@ -57,6 +57,12 @@ static json_t *ctx_error(const char *text) {
     return c;
 }
 
+/* A JSON object, and not pyjson's stand-in for a big number (an object
+ * underneath, pyjson.h): 1e400 is no dict or model. */
+static bool is_object(const json_t *v) {
+    return json_is_object(v) && !pyjson_is_big(v);
+}
+
 /* UTF-8 code points in a string, as Python's len() counts them. */
 static size_t utf8_len(const char *s, size_t n) {
     size_t cps = 0;
@@ -178,10 +184,19 @@ static void check_uuid(const json_t *v, const vfield *f, vval *out, json_t *erro
         return;
     }
     char e[160], msg[224];
+    size_t elen = 0;
     uid_t16 u;
-    if (uid_parse(json_string_value(v), json_string_length(v), &u, e, sizeof e) != 0) {
-        snprintf(msg, sizeof msg, "Input should be a valid UUID, %s", e);
-        err(errors, loc, f, "uuid_parsing", msg, v, ctx_error(e));
+    if (uid_parse_ex(json_string_value(v), json_string_length(v), &u, e, sizeof e, &elen) != 0) {
+        /* The explanation may quote U+0000 ("found `\0` at 1", as pydantic
+         * says it): its length, not a NUL, ends it in msg and ctx.error. */
+        static const char head[] = "Input should be a valid UUID, ";
+        memcpy(msg, head, sizeof head - 1);
+        memcpy(msg + sizeof head - 1, e, elen); /* elen < sizeof e */
+        json_t *ctx = json_object();
+        json_object_set_new(ctx, "error", json_stringn(e, elen));
+        err(errors, loc, f, "uuid_parsing", head, v, ctx);
+        json_object_set_new(json_array_get(errors, json_array_size(errors) - 1), "msg",
+                            json_stringn(msg, sizeof head - 1 + elen));
         return;
     }
     uid_format(&u, out->uuid);
@@ -251,7 +266,7 @@ static void check_enum(const json_t *v, const vfield *f, vval *out, json_t *erro
 
 static void check_model(const json_t *v, const vfield *f, const char *name, size_t index,
                         json_t *errors, const json_t *loc) {
-    if (!json_is_object(v)) {
+    if (!is_object(v)) {
         char msg[160];
         snprintf(msg, sizeof msg, "Input should be a valid dictionary or instance of %s",
                  f->class_name);
@@ -278,7 +293,7 @@ static void check_one(const json_t *v, const vfield *f, vval *out, json_t *error
     case V_BOOL: check_bool(v, f, out, errors, loc); break;
     case V_ENUM: check_enum(v, f, out, errors, loc); break;
     case V_DICT:
-        if (!json_is_object(v)) {
+        if (!is_object(v)) {
             err(errors, loc, f, "dict_type", "Input should be a valid dictionary", v, NULL);
             return;
         }
@@ -347,7 +362,7 @@ bool validate_body(const json_t *body, const vfield *fields, size_t n, vval *val
                        NULL);
         return false;
     }
-    if (!json_is_object(body)) {
+    if (!is_object(body)) {
         validate_error(errors, "model_attributes_type", validate_loc("body", NULL),
                        "Input should be a valid dictionary or object to extract fields from",
                        body, NULL);
