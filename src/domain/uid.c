@@ -181,6 +181,24 @@ int uid_random_bytes(void *buf, size_t n) {
     return 0;
 }
 
+int uid_new_v4_pooled(uid_t16 *out) {
+    /* getrandom() bytes, taken 4 KiB at a time per thread: one system call
+     * per 256 ids instead of one per id (a request id per request showed in
+     * the GET profile); no lock, unlike v7's ordering */
+    static __thread unsigned char pool[4096];
+    static __thread size_t left;
+    if (left < 16) {
+        if (uid_random_bytes(pool, sizeof pool) != 0) return -1;
+        left = sizeof pool;
+    }
+    memcpy(out->b, pool + sizeof pool - left, 16);
+    memset(pool + sizeof pool - left, 0, 16); /* used bytes do not linger */
+    left -= 16;
+    out->b[6] = (uint8_t)((out->b[6] & 0x0f) | 0x40); /* version 4 */
+    out->b[8] = (uint8_t)((out->b[8] & 0x3f) | 0x80); /* variant 10 */
+    return 0;
+}
+
 int uid_new_v4(uid_t16 *out) {
     if (uid_random_bytes(out->b, 16) != 0) return -1;
     out->b[6] = (uint8_t)((out->b[6] & 0x0f) | 0x40); /* version 4 */

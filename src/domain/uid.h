@@ -35,6 +35,9 @@ int uid_canon(const char *s, size_t len, char *out37);
  * Version 7 ids are strictly increasing within the process: in the same
  * millisecond the previous id's 74 random bits are counted up by one. */
 int uid_new_v4(uid_t16 *out);
+/* A random (v4) UUID from a per-thread pool of getrandom() bytes: for the
+ * many short-lived ids of requests. */
+int uid_new_v4_pooled(uid_t16 *out);
 int uid_new_v7(uid_t16 *out);
 
 /* Fill `buf` with `n` random bytes from getrandom; 0 or -1. */

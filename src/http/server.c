@@ -193,7 +193,7 @@ static void request_id(http_req *r) {
         return;
     }
     uid_t16 id;
-    if (uid_new_v7(&id) == 0) uid_format(&id, r->request_id);
+    if (uid_new_v4_pooled(&id) == 0) uid_format(&id, r->request_id);
     else snprintf(r->request_id, sizeof r->request_id, "none");
 }
 
