@@ -4,12 +4,16 @@ lists page by page (limit 50) to their end and report the server's own time
 per page, read from its request log (one line per request, in microseconds),
 grouped by depth. Not a test: it prints figures and asserts nothing.
 
-Usage: bench/deep.py BIN [ROWS]"""
+Usage: bench/deep.py BIN [ROWS] [--json PATH]
+
+--json PATH also writes the figures as JSON (bench/bench.py reads them into
+its table of targets)."""
 import http.client
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import statistics
@@ -19,8 +23,14 @@ import tempfile
 import time
 import urllib.parse
 
-BIN = sys.argv[1]
-ROWS = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+ARGS = sys.argv[1:]
+JSON_OUT = None
+if "--json" in ARGS:
+    i = ARGS.index("--json")
+    JSON_OUT = ARGS[i + 1]
+    del ARGS[i:i + 2]
+BIN = ARGS[0]
+ROWS = int(ARGS[1]) if len(ARGS) > 1 else 1_000_000
 N_ENT, N_CUST = 100, 1000
 
 
@@ -29,6 +39,10 @@ def seed(db):
     key = subprocess.check_output([BIN, "apikey", "create", "--org", org, "--db", db], text=True).strip()
     con = sqlite3.connect(db)
     con.execute("PRAGMA synchronous=OFF")
+    # the seed's own page cache (2 GB at most, this connection only): with
+    # SQLite's default 2 MB, inserting into the table's many indexes thrashes,
+    # and 1,000,000 rows take several times longer
+    con.execute("PRAGMA cache_size=-2000000")
     now = int(time.time() * 1e6)
     con.execute("BEGIN")
     con.executemany("INSERT INTO entitlements(id, org_id, name, entitlement_type, is_active, created_at, updated_at)"
@@ -75,8 +89,29 @@ def walk(conn, headers, path, params, max_pages):
     return pages
 
 
+SERVERS = []
+
+
 def main():
-    t = tempfile.mkdtemp()
+    # the server goes and the database (about 1 GB) is removed on any exit
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda n, _f: sys.exit(128 + n))
+    t = tempfile.mkdtemp(prefix="entitled-deep-")
+    try:
+        run(t)
+    finally:
+        for p in SERVERS:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        shutil.rmtree(t, ignore_errors=True)
+
+
+def run(t):
     db = os.path.join(t, "deep.db")
     t0 = time.time()
     org, key = seed(db)
@@ -84,6 +119,7 @@ def main():
     port = free_port()
     log = open(os.path.join(t, "server.log"), "w+")
     srv = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:%d" % port, "--db", db], stderr=log)
+    SERVERS.append(srv)
     headers = {"x-api-key": key, "organisation": org}
     for _ in range(100):
         try:
@@ -125,8 +161,16 @@ def main():
         us_sorted = sorted(us)
         p99 = us_sorted[min(len(us_sorted) - 1, int(len(us_sorted) * 0.99))]
         print("| %s | %d | %d | %d | %d | %d | %d |" % (name, pages, us[0], statistics.median(us), p99, max(us), us[-1]))
-    print("server peak RSS: %s" % re.search(r"VmHWM:\s+(\d+ kB)", rss).group(1))
-    shutil.rmtree(t)  # the database is about 1 GB
+    kb = {k: int(re.search(r"^%s:\s+(\d+) kB" % k, rss, re.M).group(1))
+          for k in ("VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem")}
+    print("server peak RSS: %d kB (at the end: RSS %d kB = anonymous %d + file-backed %d + shared %d)"
+          % (kb["VmHWM"], kb["VmRSS"], kb["RssAnon"], kb["RssFile"], kb["RssShmem"]))
+    if JSON_OUT:
+        with open(JSON_OUT, "w") as f:
+            json.dump({"rows": ROWS, "rss_kb": kb, "cases": [
+                {"name": name, "pages": pages, "first_us": us[0], "median_us": statistics.median(us),
+                 "p99_us": sorted(us)[min(len(us) - 1, int(len(us) * 0.99))], "max_us": max(us),
+                 "last_us": us[-1]} for name, pages, us in results]}, f, indent=1)
 
 
 main()
