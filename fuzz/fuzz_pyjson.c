@@ -1,8 +1,5 @@
-/* libFuzzer target for src/validate/pyjson.c.
- *
- *   clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
- *     src/validate/pyjson.c fuzz/fuzz_pyjson.c -o /tmp/fuzz_pyjson -ljansson -lm
- *   /tmp/fuzz_pyjson -max_total_time=120 fuzz/corpus/pyjson
+/* libFuzzer target for src/validate/pyjson.c, the JSON reader of request
+ * bodies. Built and run by `make fuzz` (fuzz/README.md).
  *
  * Besides the sanitizers' own checks, every answer must hold together:
  *   - a known code; *out set exactly on PYJSON_OK; never PYJSON_NOMEM;

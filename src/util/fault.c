@@ -24,21 +24,29 @@ static __thread bool t_fired;
 int fault_arm(const char *spec) {
     arm_kind arm;
     const char *p;
-    if (strncmp(spec, "store:", 6) == 0) arm = ARM_STORE, p = spec + 6;
-    else if (strncmp(spec, "alloc:", 6) == 0) arm = ARM_ALLOC, p = spec + 6;
-    else return -1;
+    if (strncmp(spec, "store:", 6) == 0)
+        arm = ARM_STORE, p = spec + 6;
+    else if (strncmp(spec, "alloc:", 6) == 0)
+        arm = ARM_ALLOC, p = spec + 6;
+    else
+        return -1;
     /* N: 1 to 10^9, decimal digits only (strtoul would take a sign or blanks) */
     unsigned long n = 0;
     const char *d = p;
-    while (*p >= '0' && *p <= '9' && p - d < 10) n = n * 10 + (unsigned long)(*p++ - '0');
+    while (*p >= '0' && *p <= '9' && p - d < 10)
+        n = n * 10 + (unsigned long)(*p++ - '0');
     if (p == d || n == 0 || n > 1000000000ul) return -1;
     fault_store_kind kind = FAULT_IOERR;
     if (arm == ARM_STORE && *p == ':') {
         p++;
-        if (strcmp(p, "ioerr") == 0) kind = FAULT_IOERR;
-        else if (strcmp(p, "full") == 0) kind = FAULT_FULL;
-        else if (strcmp(p, "busy") == 0) kind = FAULT_BUSY;
-        else return -1;
+        if (strcmp(p, "ioerr") == 0)
+            kind = FAULT_IOERR;
+        else if (strcmp(p, "full") == 0)
+            kind = FAULT_FULL;
+        else if (strcmp(p, "busy") == 0)
+            kind = FAULT_BUSY;
+        else
+            return -1;
     } else if (*p != '\0') {
         return -1;
     }

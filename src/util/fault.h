@@ -15,11 +15,14 @@
  *                              fault build are linked with -Wl,--wrap=malloc,...
  *                              so every call from the project's own code counts;
  *                              allocations inside shared libraries -- jansson,
- *                              SQLite, libmicrohttpd -- do not)
+ *                              SQLite, libmicrohttpd -- do not, unless the
+ *                              server runs with ENTITLED_FAULT_JANSSON=1,
+ *                              which counts jansson's too)
  *
  * Each fault fires once (the calls after the Nth succeed again, as a transient
  * failure would), and fault_fired() tells whether it did: a request whose
- * fault did not fire made fewer than N such calls. */
+ * fault did not fire made fewer than N such calls. Under ASan,
+ * ENTITLED_FAULT_TRACE=1 prints the stack of each fault as it fires. */
 #ifndef ENTITLED_FAULT_H
 #define ENTITLED_FAULT_H
 

@@ -15,6 +15,10 @@ With --backend postgres the run starts one throwaway PostgreSQL 15 cluster
 127.0.0.1), each test class gets a fresh database of it (--db
 postgresql://...), and the cluster is removed at the end. PostgreSQL not
 installed is a failure, not a skip.
+
+With --faults it runs the fault-injection tests in tests/faults/ instead
+(issue 7): they need a binary built with -DENTITLED_FAULTS=ON (`make fault`)
+and fail on any other, so a plain run never loads them.
 """
 
 import argparse
@@ -150,6 +154,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temporary folders")
     ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
                     help="the database the servers use (postgres: a throwaway cluster)")
+    ap.add_argument("--faults", action="store_true",  # issue 7
+                    help="run tests/faults/ (a -DENTITLED_FAULTS=ON binary) instead of tests/api/")
     args = ap.parse_args()
 
     harness.BIN = os.path.abspath(args.bin)
@@ -175,7 +181,8 @@ def main():
         harness.PG = cluster
 
     loader = unittest.TestLoader()
-    suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
+    tests_dir = os.path.join(os.path.dirname(HERE), "faults") if args.faults else HERE
+    suite = loader.discover(tests_dir, pattern="test_*.py", top_level_dir=tests_dir)
     tests = list(flatten(suite))
     # Loader errors (a module that does not import) are kept whatever -k says.
     errors = [t for t in tests if type(t).__name__ == "_FailedTest"]
