@@ -42,7 +42,7 @@ format:
 	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
 
 clean:
-	@rm -rf $(BUILD) $(SAN_BUILD)
+	@rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) $(FAULT_BUILD)
 
 # entitled against nginx, Fastify and FastAPI (../shared/peers) with wrk, then
 # pages at any depth over 1,000,000 rows, in one run, with the table of ratios
