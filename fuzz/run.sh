@@ -8,7 +8,7 @@
 # (fuzz/regressions/<target>/, each run once), then SECONDS of fuzzing from a
 # copy of its seed corpus (fuzz/corpus/<target>/) in a scratch directory, so
 # the repository's seeds stay as they are. Prints each target's executions
-# and corpus size, and fails when any target crashed, leaked, hung or broke a
+# and final corpus size (libFuzzer's count of inputs kept, and their bytes), and fails when any target crashed, leaked, hung or broke a
 # check; the input that did it is kept under BUILD_DIR/fuzz-artifacts/ and its
 # path printed. The full log of each run is BUILD_DIR/fuzz-logs/<target>.log.
 set -uo pipefail
@@ -75,9 +75,12 @@ for t in "${targets[@]}"; do
          -artifact_prefix="$ARTIFACTS/$t/" "$work" >>"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-  corpus=$(find "$work" -type f | wc -l)
-  line=$(printf '%-8s %4ss  %12s executions  corpus %5s files (%s seeds)' \
-         "$t" "$SECONDS_EACH" "${execs:-?}" "$corpus" "$nseed")
+  # libFuzzer's last "corp: <units>/<bytes>" (the scratch directory also
+  # keeps inputs it replaced with smaller ones)
+  corp=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -n 1)
+  corp=${corp#corp: }
+  line=$(printf '%-8s %4ss  %12s executions  corpus %5s inputs, %-7s (%s seeds)' \
+         "$t" "$SECONDS_EACH" "${execs:-?}" "${corp%%/*}" "${corp#*/}" "$nseed")
   if [ $rc -ne 0 ]; then
     echo "fuzz: $t FAILED (exit $rc); log: $log" >&2
     grep -E 'CHECK failed|ERROR:|runtime error|SUMMARY' "$log" | head -n 6 >&2

@@ -359,6 +359,7 @@ bad:
     return false;
 }
 
+/* http_query_each as a query_args_fn: the request's own arguments. */
 static size_t request_args(void *r,
                            bool (*fn)(void *cls, const char *key, const char *value, size_t len),
                            void *cls) {
