@@ -5,8 +5,9 @@
  * The input's first byte picks the list (LISTS below, modulo their count);
  * the rest is the query string after '?'. It is split into arguments as
  * libmicrohttpd does: at '&', then at the first '=' (no '=': a NULL value),
- * each part decoded ('+' a space, %XX a byte); a key holding %00 ends there (the edge passes keys
- * as C strings), a value keeps it (its length is passed).
+ * each part decoded ('+' a space, %XX a byte); a key holding %00 ends
+ * there (the edge passes keys as C strings), a value keeps it (its length is
+ * passed).
  *
  * Checked, besides the sanitizers:
  *   - the 422 items are well formed, loc ["query", ...], and the answer can

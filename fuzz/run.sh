@@ -8,9 +8,10 @@
 # (fuzz/regressions/<target>/, each run once), then SECONDS of fuzzing from a
 # copy of its seed corpus (fuzz/corpus/<target>/) in a scratch directory, so
 # the repository's seeds stay as they are. Prints each target's executions
-# and final corpus size (libFuzzer's count of inputs kept, and their bytes), and fails when any target crashed, leaked, hung or broke a
-# check; the input that did it is kept under BUILD_DIR/fuzz-artifacts/ and its
-# path printed. The full log of each run is BUILD_DIR/fuzz-logs/<target>.log.
+# and final corpus size (libFuzzer's count of inputs kept, and their bytes),
+# and fails when any target crashed, leaked, hung or broke a check; the input
+# that did it is kept under BUILD_DIR/fuzz-artifacts/ and its path printed.
+# The full log of each run is BUILD_DIR/fuzz-logs/<target>.log.
 set -uo pipefail
 BUILD=${1:?usage: fuzz/run.sh BUILD_DIR SECONDS [TARGET...]}
 SECONDS_EACH=${2:?usage: fuzz/run.sh BUILD_DIR SECONDS [TARGET...]}
