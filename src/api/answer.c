@@ -153,12 +153,12 @@ bool api_path_uuid(http_req *r, const char *name, char *out, json_t *errors) {
     return validate_path_uuid(name, v ? v : "", out, errors);
 }
 
-static void kopt_num(jw *w, const char *k, opt_num v) {
+void api_kopt_num(jw *w, const char *k, opt_num v) {
     jw_key(w, k);
     if (v.set) jw_num(w, v.v);
     else jw_null(w);
 }
-static void kopt_time(jw *w, const char *k, opt_time v) {
+void api_kopt_time(jw *w, const char *k, opt_time v) {
     jw_key(w, k);
     if (v.set) jw_time(w, v.v);
     else jw_null(w);
@@ -194,22 +194,22 @@ void api_write_grant(jw *w, const model_grant *g) {
 }
 
 void api_write_grant_fields(jw *w, const model_grant *g) {
-    kopt_time(w, "expiry_at", g->expiry_at);
-    kopt_time(w, "active_from", g->active_from);
-    kopt_num(w, "quantity", g->quantity);
-    kopt_num(w, "quantity_used", g->quantity_used);
+    api_kopt_time(w, "expiry_at", g->expiry_at);
+    api_kopt_time(w, "active_from", g->active_from);
+    api_kopt_num(w, "quantity", g->quantity);
+    api_kopt_num(w, "quantity_used", g->quantity_used);
     jw_key(w, "created_at");
     jw_time(w, g->created_at);
     opt_num rem = {g->quantity.set, 0};
     if (rem.set) rem.v = g->quantity.v - (g->quantity_used.set ? g->quantity_used.v : 0);
-    kopt_num(w, "quantity_remaining", rem);
+    api_kopt_num(w, "quantity_remaining", rem);
     api_kmstr(w, "contract_id", g->contract_id);
     api_kmstr(w, "source_type", g->source_type);
     api_kmstr(w, "source_id", g->source_id);
-    kopt_num(w, "block_amount", g->block_amount);
+    api_kopt_num(w, "block_amount", g->block_amount);
     api_kmstr(w, "invoice_id", g->invoice_id);
     api_kmstr(w, "event", g->event);
-    kopt_num(w, "numeric_value", g->numeric_value);
+    api_kopt_num(w, "numeric_value", g->numeric_value);
     api_kmstr(w, "feature_option_value", g->feature_option_value);
     api_kmstr(w, "status", g->status);
     jw_key(w, "updated_at");

@@ -98,6 +98,9 @@ void api_reply_grant(http_req *r, const model_grant *g);
 void api_write_grant(jw *w, const model_grant *g);
 /* A row's members after id, entitlement and customer (for list items). */
 void api_write_grant_fields(jw *w, const model_grant *g);
+/* key: the value, or null when unset */
+void api_kopt_num(jw *w, const char *k, opt_num v);
+void api_kopt_time(jw *w, const char *k, opt_time v);
 /* key: a model string, NUL characters included, or null */
 void api_kmstr(jw *w, const char *k, const char *s);
 void api_write_customer(jw *w, const model_customer *c);

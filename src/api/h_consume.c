@@ -49,9 +49,7 @@ static bool pair_check(api_app *app, http_req *r, const char *ent, const char *c
 static void write_balance_members(jw *w, const store_balance *b) {
     jw_knum(w, "quantity", b->quantity);
     jw_knum(w, "quantity_used", b->quantity_used);
-    jw_key(w, "quantity_remaining");
-    if (b->unlimited) jw_null(w);
-    else jw_num(w, b->remaining);
+    api_kopt_num(w, "quantity_remaining", (opt_num){!b->unlimited, b->remaining});
     jw_kbool(w, "unlimited", b->unlimited);
     jw_key(w, "active_rows");
     jw_int(w, b->active_rows);
@@ -150,20 +148,14 @@ void h_consume(void *appv, http_req *r) {
         jw_obj_begin(&w);
         jw_kstr(&w, "id", d->row);
         jw_knum(&w, "quantity_drawn", d->drawn);
-        jw_key(&w, "quantity");
-        if (d->quantity.set) jw_num(&w, d->quantity.v);
-        else jw_null(&w);
+        api_kopt_num(&w, "quantity", d->quantity);
         jw_knum(&w, "quantity_used", d->quantity_used);
-        jw_key(&w, "quantity_remaining");
-        if (d->quantity.set)
-            jw_num(&w, d->quantity.v > d->quantity_used ? d->quantity.v - d->quantity_used : 0);
-        else jw_null(&w);
+        double room = d->quantity.v > d->quantity_used ? d->quantity.v - d->quantity_used : 0;
+        api_kopt_num(&w, "quantity_remaining", (opt_num){d->quantity.set, room});
         jw_obj_end(&w);
     }
     jw_arr_end(&w);
-    jw_key(&w, "quantity_remaining");
-    if (res.after.unlimited) jw_null(&w);
-    else jw_num(&w, res.after.remaining);
+    api_kopt_num(&w, "quantity_remaining", (opt_num){!res.after.unlimited, res.after.remaining});
     jw_obj_end(&w);
     api_reply_jw(r, 200, &w);
 out:

@@ -150,18 +150,6 @@ static void item_grant(jw *w, const list_result *res, size_t i, const list_param
     jw_obj_end(w);
 }
 
-static void opt_num_member(jw *w, const char *k, opt_num v) {
-    jw_key(w, k);
-    if (v.set) jw_num(w, v.v);
-    else jw_null(w);
-}
-
-static void opt_time_member(jw *w, const char *k, opt_time v) {
-    jw_key(w, k);
-    if (v.set) jw_time(w, v.v);
-    else jw_null(w);
-}
-
 static void item_ledger(jw *w, const list_result *res, size_t i, const list_params *p) {
     const ledger_entry *e = &res->entries[i];
     jw_obj_begin(w);
@@ -175,10 +163,10 @@ static void item_ledger(jw *w, const list_result *res, size_t i, const list_para
     jw_kstr(w, "row_id", e->row);
     jw_knum(w, "quantity_delta", e->quantity_delta);
     jw_knum(w, "quantity_used_delta", e->quantity_used_delta);
-    opt_num_member(w, "quantity", e->quantity);
-    opt_num_member(w, "quantity_used", e->quantity_used);
-    opt_time_member(w, "active_from", e->active_from);
-    opt_time_member(w, "expiry_at", e->expiry_at);
+    api_kopt_num(w, "quantity", e->quantity);
+    api_kopt_num(w, "quantity_used", e->quantity_used);
+    api_kopt_time(w, "active_from", e->active_from);
+    api_kopt_time(w, "expiry_at", e->expiry_at);
     jw_kstr(w, "request_id", e->request_id[0] ? e->request_id : NULL);
     jw_kstr(w, "idempotency_key", e->idem_key[0] ? e->idem_key : NULL);
     jw_obj_end(w);
