@@ -10,16 +10,20 @@
  * SQLITE_BUSY from each other; busy_timeout still covers other processes (the
  * CLI creating a key while the server runs).
  *
- * Durability (group commit): journal_mode=WAL with synchronous=NORMAL, so a
- * COMMIT writes its frames to the WAL without syncing; then, before the call
- * returns, wait_durable() makes sure an fdatasync of the WAL that started
- * after this commit has finished. One thread syncs for every commit made
- * before its sync began, so concurrent writers share one fsync, and no write
- * is acknowledged before it is on disk. (Before: synchronous=FULL, one fsync
- * per commit.) The original comment follows.
- *
- * Durability: journal_mode=WAL with synchronous=FULL syncs the WAL on every
- * commit, so a write answered 200 survives kill -9 and power loss. */
+ * Group commit, in two steps:
+ * - Batches: writers share one open transaction. Each runs its change as a
+ *   savepoint inside it (undone alone when it fails), and the writer that
+ *   leaves while nobody else waits for write_lock commits the batch for all
+ *   of its members. Pages every change touches (the ledger's last page, index
+ *   interior pages) are then written to the WAL once per batch, not once per
+ *   change.
+ * - One fsync for many commits: journal_mode=WAL with synchronous=NORMAL, so
+ *   a COMMIT writes its frames to the WAL without syncing; then
+ *   wait_durable() makes sure an fdatasync of the WAL that began after the
+ *   commit has finished. One thread syncs for every commit made before its
+ *   sync began.
+ * A write is acknowledged (STORE_OK) only after both: its batch committed
+ * and the WAL synced, so a 200 survives kill -9 and power loss. */
 #include "store/store_sqlite.h"
 
 #include "store/store_sql.h"
@@ -27,6 +31,7 @@
 #include "domain/dt.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <locale.h>
 #include <pthread.h>
@@ -86,6 +91,9 @@ enum stmt_id {
     S_SAVEPOINT,
     S_RELEASE,
     S_ROLLBACK_TO,
+    S_MEMBER_SAVEPOINT,
+    S_MEMBER_RELEASE,
+    S_MEMBER_ROLLBACK_TO,
     S_LEDGER_NEXT,
     S_LEDGER_INSERT,
     S_CONSUME_ROWS,
@@ -160,6 +168,9 @@ static const char *const SQL[S_COUNT] = {
     [S_SAVEPOINT] = "SAVEPOINT op",
     [S_RELEASE] = "RELEASE op",
     [S_ROLLBACK_TO] = "ROLLBACK TO op",
+    [S_MEMBER_SAVEPOINT] = "SAVEPOINT member",
+    [S_MEMBER_RELEASE] = "RELEASE member",
+    [S_MEMBER_ROLLBACK_TO] = "ROLLBACK TO member",
     /* writers are serialised (write_lock), so MAX + 1 is gapless and in
      * commit order; the primary key (org_id, seq, row_id) serves it */
     [S_LEDGER_NEXT] = "SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger WHERE org_id = ?1",
@@ -300,6 +311,7 @@ typedef struct {
     /* group commit (wait_durable) */
     pthread_mutex_t sync_lock;
     pthread_cond_t sync_cv;
+    pthread_cond_t batch_cv; /* with sync_lock: a batch's members learn its outcome */
     uint64_t committed; /* commits made, counted under write_lock */
     uint64_t synced;    /* commits known to be on disk */
     bool syncing;
@@ -307,6 +319,11 @@ typedef struct {
     ino_t wal_ino;
     char *wal_path;
     pthread_mutex_t write_lock;
+    /* the open batch (under write_lock) */
+    bool batch_open;
+    unsigned batch_n;
+    struct member *members;
+    atomic_int lock_waiters; /* threads about to take write_lock */
     /* The one connection transactions write through, used under write_lock.
      * Each connection's page cache is dropped whenever another connection
      * has written, so with one writer connection its cache stays warm: a
@@ -414,8 +431,13 @@ static sqlite3 *open_db(const char *path, char *err, size_t errcap) {
                             SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
                             ci_contains, NULL, NULL);
     sqlite3_extended_result_codes(db, 1);
-    /* WAL: readers never block the writer; FULL: fsync at every commit. */
-    if (exec_all(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;") !=
+    /* WAL: readers never block the writer; NORMAL: a commit does not sync,
+     * wait_durable() does, once for every commit made meanwhile.
+     * temp_store=MEMORY: statement journals of a write inside a savepoint
+     * otherwise went to a temporary file, created and unlinked about every
+     * third PATCH under load, and written on every one. */
+    if (exec_all(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                     "PRAGMA temp_store=MEMORY;") !=
         SQLITE_OK) {
         snprintf(err, errcap, "cannot configure %s: %s", path, sqlite3_errmsg(db));
         sqlite3_close(db);
@@ -575,14 +597,6 @@ static int wal_fd(sq_store *s) {
     return s->wal_fd;
 }
 
-/* A commit was made (called under write_lock): its number. */
-static uint64_t note_commit(sq_store *s) {
-    pthread_mutex_lock(&s->sync_lock);
-    uint64_t seq = ++s->committed;
-    pthread_mutex_unlock(&s->sync_lock);
-    return seq;
-}
-
 /* Return once commit `seq` is on disk: either a sync that began after it has
  * finished, or this thread runs one for every commit made so far. */
 static store_rc wait_durable(sq_store *s, uint64_t seq) {
@@ -609,42 +623,160 @@ static store_rc wait_durable(sq_store *s, uint64_t seq) {
     return r;
 }
 
-/* Release the write lock after a successful commit and wait until it is
- * durable. */
-static store_rc commit_done(sq_store *s) {
-    uint64_t seq = note_commit(s);
-    pthread_mutex_unlock(&s->write_lock);
-    return wait_durable(s, seq);
+/* ---- batches ------------------------------------------------------------------ */
+
+/* A writer waiting for its batch's outcome (on its own stack; written by the
+ * committing thread under sync_lock). */
+typedef struct member {
+    store_rc rc;
+    uint64_t seq; /* the commit's number, for wait_durable */
+    bool done;
+    struct member *next;
+} member;
+
+/* A bound on a batch, so that a writer's wait for its batch stays short
+ * under a steady stream of writers. */
+#define BATCH_MAX 64
+
+static store_rc run_fixed(conn *c, enum stmt_id id);
+
+/* End the open batch (under write_lock): commit it when `r` is STORE_OK and
+ * it has members, else roll it back; tell every member the outcome. */
+static void batch_close(sq_store *q, conn *c, store_rc r) {
+    if (r == STORE_OK && q->batch_n == 0) r = STORE_NOT_FOUND; /* nothing to commit */
+    if (r == STORE_OK) {
+        if (sqlite3_get_autocommit(c->db)) {
+            r = STORE_ERROR; /* SQLite rolled the transaction back after an error */
+        } else {
+            int rc = sqlite3_step(stmt(c, S_COMMIT));
+            sqlite3_reset(c->st[S_COMMIT]);
+            if (rc != SQLITE_DONE) {
+                log_db(c->db, "commit");
+                r = rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+            }
+        }
+    }
+    if (r != STORE_OK && !sqlite3_get_autocommit(c->db)) {
+        sqlite3_step(stmt(c, S_ROLLBACK));
+        sqlite3_reset(c->st[S_ROLLBACK]);
+    }
+    if (r == STORE_NOT_FOUND) r = STORE_OK; /* no members */
+    pthread_mutex_lock(&q->sync_lock);
+    uint64_t seq = r == STORE_OK ? ++q->committed : 0;
+    for (member *m = q->members; m; m = m->next) {
+        m->rc = r;
+        m->seq = seq;
+        m->done = true;
+    }
+    pthread_cond_broadcast(&q->batch_cv);
+    pthread_mutex_unlock(&q->sync_lock);
+    q->members = NULL;
+    q->batch_n = 0;
+    q->batch_open = false;
 }
 
-/* Run a one-statement write in its own transaction under the write lock
- * (inside a held transaction: as one statement of it, which SQLite undoes
- * alone when it fails). */
-static store_rc write_one(sq_store *s, conn *c, sqlite3_stmt *st) {
-    bool held = tls_holding == s;
-    if (!held) pthread_mutex_lock(&s->write_lock);
+/* Take write_lock and join the open batch (or begin one): BEGIN IMMEDIATE
+ * when none is open, then this writer's savepoint. */
+static store_rc batch_enter(sq_store *q, conn **out) {
+    atomic_fetch_add(&q->lock_waiters, 1);
+    pthread_mutex_lock(&q->write_lock);
+    atomic_fetch_sub(&q->lock_waiters, 1);
+    if (!q->writer) {
+        if (!(q->writer = conn_open(q))) {
+            pthread_mutex_unlock(&q->write_lock);
+            return STORE_ERROR;
+        }
+        /* the writer's cache stays valid between writes: let it hold the
+         * pages every write touches (8 MiB; with 32 threads the readers add 8 MiB
+         * more at most: resident memory stays well under 50 MB) */
+        exec_all(q->writer->db, "PRAGMA cache_size=-8192");
+    }
+    conn *c = *out = q->writer;
+    if (!q->batch_open) {
+        int rc = sqlite3_step(stmt(c, S_BEGIN));
+        sqlite3_reset(c->st[S_BEGIN]);
+        if (rc != SQLITE_DONE) {
+            log_db(c->db, "begin");
+            pthread_mutex_unlock(&q->write_lock);
+            return rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+        }
+        q->batch_open = true;
+    }
+    store_rc r = run_fixed(c, S_MEMBER_SAVEPOINT);
+    if (r != STORE_OK) {
+        /* a failed savepoint leaves the batch as it was; close it if this
+         * was its last writer */
+        if (atomic_load(&q->lock_waiters) == 0) batch_close(q, c, STORE_OK);
+        pthread_mutex_unlock(&q->write_lock);
+    }
+    return r;
+}
+
+/* Leave the batch: keep this writer's change (r STORE_OK) or undo it, commit
+ * the batch when nobody waits for write_lock or it is full, and unlock.
+ * Returns once the outcome is known: for a kept change, once its batch is
+ * committed and the WAL synced. */
+static store_rc batch_leave(sq_store *q, conn *c, store_rc r) {
+    member me = {0};
+    if (r == STORE_OK) r = run_fixed(c, S_MEMBER_RELEASE);
+    if (r != STORE_OK && !sqlite3_get_autocommit(c->db)) {
+        /* undo this writer's change alone; if even that fails the batch
+         * cannot be trusted: roll all of it back */
+        if (run_fixed(c, S_MEMBER_ROLLBACK_TO) != STORE_OK || run_fixed(c, S_MEMBER_RELEASE) != STORE_OK)
+            batch_close(q, c, STORE_ERROR);
+    }
+    if (q->batch_open && sqlite3_get_autocommit(c->db))
+        batch_close(q, c, STORE_ERROR); /* SQLite ended the transaction itself */
+    if (r == STORE_OK && q->batch_open) {
+        me.next = q->members;
+        q->members = &me;
+        q->batch_n++;
+    } else if (r == STORE_OK) {
+        r = STORE_ERROR; /* the batch was lost before this change joined it */
+    }
+    if (q->batch_open && (q->batch_n >= BATCH_MAX || atomic_load(&q->lock_waiters) == 0))
+        batch_close(q, c, STORE_OK);
+    pthread_mutex_unlock(&q->write_lock);
+    if (r != STORE_OK) return r;
+    pthread_mutex_lock(&q->sync_lock);
+    while (!me.done) pthread_cond_wait(&q->batch_cv, &q->sync_lock);
+    pthread_mutex_unlock(&q->sync_lock);
+    return me.rc == STORE_OK ? wait_durable(q, me.seq) : me.rc;
+}
+
+static store_rc tx_begin(sq_store *q, conn **out);
+static store_rc tx_end(sq_store *q, conn *c, store_rc r);
+
+/* Step a one-statement write begun with WRITE_BEGIN (on the writer, as a
+ * batch member or a savepoint of the held transaction) and end it. */
+static store_rc write_one(sq_store *s, conn *c, sqlite3_stmt *st, int64_t *changes) {
     int rc = sqlite3_step(st);
     store_rc out = rc == SQLITE_DONE ? STORE_OK : rc_of(rc);
     if (out != STORE_OK && out != STORE_CONFLICT) log_db(c->db, "write");
     sqlite3_reset(st);
-    if (held) return out;
-    if (out == STORE_OK) return commit_done(s);
-    pthread_mutex_unlock(&s->write_lock);
-    return out;
+    if (changes) *changes = out == STORE_OK ? sqlite3_changes64(c->db) : 0;
+    return tx_end(s, c, out);
 }
 
 #define SQ(x) ((sq_store *)(x))
 #define CONN_OR_FAIL(c, s)                                                                         \
     conn *c = get_conn(SQ(s));                                                                     \
     if (!c) return STORE_ERROR
+/* A one-statement write: `c` is the writer connection, under write_lock. */
+#define WRITE_BEGIN(c, s)                                                                          \
+    conn *c;                                                                                       \
+    do {                                                                                           \
+        store_rc begin_ = tx_begin(SQ(s), &c);                                                     \
+        if (begin_ != STORE_OK) return begin_;                                                     \
+    } while (0)
 
 static store_rc sq_org_create(store *s, const char *id, const char *name, int64_t now) {
-    CONN_OR_FAIL(c, s);
+    WRITE_BEGIN(c, s);
     sqlite3_stmt *st = stmt(c, S_ORG_INSERT);
     bind_text(st, 1, id);
     bind_text(st, 2, name);
     sqlite3_bind_int64(st, 3, now);
-    return write_one(SQ(s), c, st);
+    return write_one(SQ(s), c, st, NULL);
 }
 
 static store_rc sq_org_exists(store *s, const char *id) {
@@ -658,13 +790,13 @@ static store_rc sq_org_exists(store *s, const char *id) {
 }
 
 static store_rc sq_apikey_create(store *s, const store_apikey *k) {
-    CONN_OR_FAIL(c, s);
+    WRITE_BEGIN(c, s);
     sqlite3_stmt *st = stmt(c, S_KEY_INSERT);
     bind_text(st, 1, k->key_id);
     bind_text(st, 2, k->org);
     sqlite3_bind_blob(st, 3, k->hash, 32, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, k->created_at);
-    return write_one(SQ(s), c, st);
+    return write_one(SQ(s), c, st, NULL);
 }
 
 static store_rc sq_apikey_get(store *s, const char *key_id, store_apikey *out) {
@@ -711,17 +843,17 @@ static store_rc sq_apikey_revoke(store *s, const char *key_id, int64_t now, stor
     store_apikey k;
     store_rc r = sq_apikey_get(s, key_id, &k); /* keys are never deleted */
     if (r != STORE_OK) return r;
-    CONN_OR_FAIL(c, s);
+    WRITE_BEGIN(c, s);
     sqlite3_stmt *st = stmt(c, S_KEY_REVOKE);
     bind_text(st, 1, key_id);
     sqlite3_bind_int64(st, 2, now);
-    r = write_one(SQ(s), c, st);
+    r = write_one(SQ(s), c, st, NULL);
     if (r == STORE_OK && out) r = sq_apikey_get(s, key_id, out);
     return r;
 }
 
 static store_rc sq_customer_create(store *s, const char *org, const model_customer *m) {
-    CONN_OR_FAIL(c, s);
+    WRITE_BEGIN(c, s);
     sqlite3_stmt *st = stmt(c, S_CUST_INSERT);
     bind_text(st, 1, m->id);
     bind_text(st, 2, org);
@@ -740,7 +872,7 @@ static store_rc sq_customer_create(store *s, const char *org, const model_custom
     bind_mstr(st, 14, m->connector);
     sqlite3_bind_int64(st, 15, m->created_at);
     sqlite3_bind_int64(st, 16, m->updated_at);
-    return write_one(SQ(s), c, st);
+    return write_one(SQ(s), c, st, NULL);
 }
 
 /* Columns as S_CUST_GET selects them, from column `b`. */
@@ -783,7 +915,7 @@ static store_rc sq_customer_get(store *s, const char *org, const char *id, model
 }
 
 static store_rc sq_entitlement_create(store *s, const char *org, const model_entitlement *e) {
-    CONN_OR_FAIL(c, s);
+    WRITE_BEGIN(c, s);
     sqlite3_stmt *st = stmt(c, S_ENT_INSERT);
     bind_text(st, 1, e->id);
     bind_text(st, 2, org);
@@ -795,7 +927,7 @@ static store_rc sq_entitlement_create(store *s, const char *org, const model_ent
     bind_mstr(st, 8, e->product_id);
     sqlite3_bind_int64(st, 9, e->created_at);
     sqlite3_bind_int64(st, 10, e->updated_at);
-    return write_one(SQ(s), c, st);
+    return write_one(SQ(s), c, st, NULL);
 }
 
 /* Columns as S_ENT_GET selects them, from column `b`. */
@@ -1068,49 +1200,19 @@ static store_rc tx_begin(sq_store *q, conn **out) {
         *out = q->writer;
         return run_fixed(q->writer, S_SAVEPOINT);
     }
-    pthread_mutex_lock(&q->write_lock);
-    if (!q->writer) {
-        if (!(q->writer = conn_open(q))) {
-            pthread_mutex_unlock(&q->write_lock);
-            return STORE_ERROR;
-        }
-        /* the writer's cache stays valid between writes: let it hold the
-         * pages every write touches (8 MiB; with 32 threads the readers add 8 MiB
-         * more at most: resident memory stays well under 50 MB) */
-        exec_all(q->writer->db, "PRAGMA cache_size=-8192");
-    }
-    conn *c = *out = q->writer;
-    int rc = sqlite3_step(stmt(c, S_BEGIN));
-    sqlite3_reset(c->st[S_BEGIN]);
-    if (rc == SQLITE_DONE) return STORE_OK;
-    log_db(c->db, "begin");
-    pthread_mutex_unlock(&q->write_lock);
-    return rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+    return batch_enter(q, out);
 }
 
-/* COMMIT when `r` is STORE_OK (which may then fail), else ROLLBACK; unlock.
- * Inside a held transaction: release the savepoint, or undo back to it. */
+/* Keep the change when `r` is STORE_OK (its batch's commit may then fail),
+ * else undo it; return once that is known and, if kept, durable. Inside a
+ * held transaction: release the savepoint, or undo back to it. */
 static store_rc tx_end(sq_store *q, conn *c, store_rc r) {
     if (tls_holding == q) {
         if (r != STORE_OK) run_fixed(c, S_ROLLBACK_TO);
         store_rc rel = run_fixed(c, S_RELEASE);
         return r != STORE_OK ? r : rel;
     }
-    if (r == STORE_OK) {
-        int rc = sqlite3_step(stmt(c, S_COMMIT));
-        sqlite3_reset(c->st[S_COMMIT]);
-        if (rc != SQLITE_DONE) {
-            log_db(c->db, "commit");
-            r = rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
-        }
-    }
-    if (r != STORE_OK && !sqlite3_get_autocommit(c->db)) {
-        sqlite3_step(stmt(c, S_ROLLBACK));
-        sqlite3_reset(c->st[S_ROLLBACK]);
-    }
-    if (r == STORE_OK) return commit_done(q);
-    pthread_mutex_unlock(&q->write_lock);
-    return r;
+    return batch_leave(q, c, r);
 }
 
 /* Step a write statement to its end; a store_rc. */
@@ -1342,12 +1444,10 @@ static store_rc sq_idem_finish(store *s, const char *org, const char *key,
 }
 
 static store_rc sq_idem_prune(store *s, int64_t before, int64_t *deleted) {
-    CONN_OR_FAIL(c, s);
+    WRITE_BEGIN(c, s);
     sqlite3_stmt *st = stmt(c, S_IDEM_PRUNE);
     sqlite3_bind_int64(st, 1, before);
-    store_rc r = write_one(SQ(s), c, st);
-    *deleted = r == STORE_OK ? sqlite3_changes64(c->db) : 0;
-    return r;
+    return write_one(SQ(s), c, st, deleted);
 }
 
 /* ---- scans for verify -------------------------------------------------------- */
@@ -1672,6 +1772,7 @@ static void sq_close(store *base) {
     pthread_mutex_destroy(&s->conns_lock);
     pthread_mutex_destroy(&s->sync_lock);
     pthread_cond_destroy(&s->sync_cv);
+    pthread_cond_destroy(&s->batch_cv);
     if (s->wal_fd >= 0) close(s->wal_fd);
     free(s->wal_path);
     free(s->path);
@@ -1736,6 +1837,7 @@ store *store_sqlite_open(const char *path, char *err, size_t errcap) {
     s->base.ops = &SQLITE_OPS;
     pthread_mutex_init(&s->sync_lock, NULL);
     pthread_cond_init(&s->sync_cv, NULL);
+    pthread_cond_init(&s->batch_cv, NULL);
     pthread_mutex_init(&s->write_lock, NULL);
     pthread_mutex_init(&s->conns_lock, NULL);
     pthread_key_create(&s->tls, NULL);
