@@ -34,10 +34,12 @@ static setting SETTINGS[S_COUNT] = {
     [S_DB] = {"--db", "ENTITLED_DB", "./entitled.db",
               "database: a SQLite file path, or a postgresql:// URI or key=value conninfo"},
     [S_POOL] = {"--pool", "ENTITLED_POOL", "8", "PostgreSQL connections kept by this process"},
-    /* 32: a thread waits for its write's fsync, so the threads bound how
-     * many writes share one fsync (bench: durable PATCH 1.5-1.9x and 0.15
-     * instead of 0.3 fsyncs per PATCH against 8, GET unchanged) */
-    [S_THREADS] = {"--threads", "ENTITLED_THREADS", "32", "HTTP worker threads"},
+    /* auto: 4 on SQLite, where a write waiting for its fsync parks its
+     * connection, not its thread (bench, 2 cores: GET 22,060 req/s with 32
+     * threads, 32,402 with 4; PATCH 6,492 and 8,398); 32 on PostgreSQL,
+     * where a thread waits for each statement's round trip */
+    [S_THREADS] = {"--threads", "ENTITLED_THREADS", "auto",
+                   "HTTP worker threads (auto: 4 on SQLite, 32 on PostgreSQL)"},
     [S_TIMEOUT] = {"--timeout", "ENTITLED_TIMEOUT", "30",
                    "seconds an idle or stalled connection is kept"},
     [S_MAXCONN] = {"--max-connections", "ENTITLED_MAX_CONNECTIONS", "1024",
@@ -472,6 +474,10 @@ static int cmd_serve(void) {
         {S_MAX_DEPTH, 1, 10000, &max_depth},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        if (nums[i].s == S_THREADS && strcmp(get(S_THREADS), "auto") == 0) {
+            threads = 0; /* once the backend is known */
+            continue;
+        }
         if (!parse_uint(get(nums[i].s), nums[i].min, nums[i].max, nums[i].out)) {
             fprintf(stderr, "entitled serve: %s must be a whole number from %lu to %lu, got '%s'\n",
                     SETTINGS[nums[i].s].flag, nums[i].min, nums[i].max, get(nums[i].s));
@@ -479,17 +485,18 @@ static int cmd_serve(void) {
         }
     }
     pyjson_max_depth = (unsigned)max_depth; /* set once, before any thread parses */
-    store *st = open_store("serve", (unsigned)pool);
-    if (!st) return 1;
-
     /* SIGTERM and SIGINT are taken by sigwait() below, in this thread only:
-     * block them before the worker threads start so they inherit the mask. */
+     * block them before any thread starts (the store's syncer, the HTTP
+     * workers) so they inherit the mask. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    store *st = open_store("serve", (unsigned)pool);
+    if (!st) return 1;
+    if (threads == 0) threads = store_can_defer(st) ? 4 : 32;
 
     api_app app = {.st = st};
     http_config cfg = {
@@ -507,6 +514,7 @@ static int cmd_serve(void) {
         .nroutes = api_nroutes,
         .authorize = api_authorize,
         .invoke = api_invoke,
+        .lost = api_lost,
         .app = &app,
     };
     char err[256];

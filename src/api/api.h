@@ -24,6 +24,8 @@ bool api_authorize(void *app, http_req *r);
 /* The edge's invoke hook: runs the handler, under the request's
  * Idempotency-Key when it has one (idempotency.c). */
 void api_invoke(void *app, http_req *r);
+/* cfg.lost: a held write's change was lost after its answer was built. */
+void api_lost(void *app, http_req *r, int rc);
 /* What the store records of the request in ledger entries. */
 store_meta api_meta(const http_req *r);
 /* A write's answer is built before its change is committed (issue 7): an

@@ -165,6 +165,39 @@ void api_write_end(api_app *app, http_req *r, bool held) {
 #include "util/fault.h"
 #endif
 
+/* ---- deferred durability ------------------------------------------------------
+ * A write's store call returns once its change is kept (its batch committed
+ * or about to be), and the store calls durable() once the change is on disk
+ * or lost. The edge holds the answer until then, with the connection
+ * suspended: a thread is not parked per write, so a few threads serve any
+ * number of writes in flight. */
+static void durable(void *cls, store_rc rc) {
+    http_release(cls, rc == STORE_OK ? 0 : (int)rc);
+}
+
+void api_lost(void *appv, http_req *r, int rc) {
+    (void)appv;
+    /* a replay's header no longer applies: this answer is not the stored one */
+    for (int i = 0; i < HTTP_EXTRA_HEADERS; i++)
+        if (strcmp(r->extra_header[i], "Idempotent-Replayed") == 0) r->extra_header[i][0] = '\0';
+    api_reply_store(r, (store_rc)rc, "Change");
+}
+
+static void invoke_deferred(void *appv, http_req *r) {
+    api_app *app = appv;
+    if (!store_can_defer(app->st) || strcmp(r->method, "GET") == 0) {
+        invoke(appv, r);
+        return;
+    }
+    if (!store_defer_begin(app->st, durable, r)) {
+        http_reply_detail(r, 500, "Internal Server Error: out of memory");
+        return;
+    }
+    invoke(appv, r);
+    if (store_defer_end(app->st)) http_hold(r);
+}
+/* ---- end of deferred durability ------------------------------------------------ */
+
 void api_invoke(void *appv, http_req *r) {
 #ifdef ENTITLED_FAULTS
     const char *spec = http_header(r, "X-Fault");
@@ -173,12 +206,12 @@ void api_invoke(void *appv, http_req *r) {
             http_reply_detail(r, 400, "X-Fault must be store:N[:ioerr|full|busy] or alloc:N");
             return;
         }
-        invoke(appv, r);
+        invoke_deferred(appv, r);
         fault_disarm();
         http_reply_header(r, "X-Fault-Fired", fault_fired() ? "true" : "false");
         return;
     }
 #endif
-    invoke(appv, r);
+    invoke_deferred(appv, r);
 }
 /* ---- end of fault injection ---------------------------------------------------- */

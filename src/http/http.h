@@ -63,6 +63,13 @@ void http_reply_detail(http_req *r, unsigned status, const char *detail);
 /* Add a header to the answer (at most HTTP_EXTRA_HEADERS). */
 void http_reply_header(http_req *r, const char *name, const char *value);
 const char *http_header(http_req *r, const char *name);
+/* Hold the answer until http_release(): the handler's write is kept but not
+ * yet durable. After the handler returns, the connection is suspended (no
+ * thread waits) unless the release came first. */
+void http_hold(http_req *r);
+/* Once per held request, from any thread: rc 0 sends the answer as it is;
+ * otherwise cfg.lost(app, r, rc) first replaces it (the write was lost). */
+void http_release(http_req *r, int rc);
 /* The same with the value's length: a header may hold NUL bytes, and the C
  * string then stops at the first one. Callers that check a value (keys,
  * ids) compare *len with strlen(). */
@@ -97,6 +104,9 @@ typedef struct {
     /* Runs an authorised request's handler: NULL calls req->route->fn; the
      * API wraps it (idempotency). */
     void (*invoke)(void *app, http_req *req);
+    /* A held request's write was lost (http_release with rc != 0): set the
+     * answer that says so. */
+    void (*lost)(void *app, http_req *req, int rc);
     void *app;
 } http_config;
 

@@ -47,12 +47,32 @@ struct http_server {
 };
 
 typedef struct {
-    http_req req;
+    http_req req; /* first: http_release() finds the state from it */
     int64_t start_us;
     bool started;
     bool refused; /* answer already decided before the body */
     size_t body_cap;
+    /* a held answer (http_hold): `mu` orders the handler's suspend against
+     * the release, which may come from another thread at any moment */
+    bool held;
+    pthread_mutex_t mu;
+    bool suspended;
+    bool released;
+    int release_rc;
 } req_state;
+
+void http_hold(http_req *r) {
+    ((req_state *)r)->held = true;
+}
+
+void http_release(http_req *r, int rc) {
+    req_state *st = (req_state *)r;
+    pthread_mutex_lock(&st->mu);
+    st->released = true;
+    st->release_rc = rc;
+    if (st->suspended) MHD_resume_connection(r->conn);
+    pthread_mutex_unlock(&st->mu);
+}
 
 void http_reply(http_req *r, unsigned status, char *json, size_t len) {
     free(r->out);
@@ -391,6 +411,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st = calloc(1, sizeof(*st));
         if (!st) return MHD_NO;
         *con_cls = st;
+        pthread_mutex_init(&st->mu, NULL); /* a release may precede the hold */
         st->req.nul_in_path = nul_in_path;
         st->start_us = dt_now();
         st->req.conn = c;
@@ -414,6 +435,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (st->refused) return MHD_YES; /* answer already queued */
     http_req *r = &st->req;
+    if (st->held) { /* resumed: the release has come */
+        if (st->release_rc && srv->cfg.lost) srv->cfg.lost(srv->cfg.app, r, st->release_rc);
+        return send_answer(c, r);
+    }
     conn_watch *w = watch_of(c);
     if (w) atomic_store(&w->window_start_us, 0); /* the request is whole: no deadline */
     if (r->body_too_large) {
@@ -424,6 +449,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (srv->cfg.invoke) srv->cfg.invoke(srv->cfg.app, r);
         else r->route->fn(srv->cfg.app, r);
         if (!r->status) http_reply_detail(r, 500, "Internal Server Error");
+    }
+    if (st->held) {
+        /* the write is not durable yet: park the connection, not the thread */
+        pthread_mutex_lock(&st->mu);
+        bool wait = !st->released;
+        if (wait) MHD_suspend_connection(c);
+        st->suspended = wait;
+        pthread_mutex_unlock(&st->mu);
+        if (wait) return MHD_YES;
+        if (st->release_rc && srv->cfg.lost) srv->cfg.lost(srv->cfg.app, r, st->release_rc);
     }
     return send_answer(c, r);
 }
@@ -440,6 +475,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(st->req.body);
     free(st->req.out);
     if (st->started) atomic_fetch_sub(&srv->in_flight, 1);
+    pthread_mutex_destroy(&st->mu);
     free(st);
     *con_cls = NULL;
 }
@@ -476,7 +512,8 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
      * level-triggered and sees the hang-up at once; each pool thread polls
      * only its own share of the connections. */
     s->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, cfg->port, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME, cfg->port, NULL,
         NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,

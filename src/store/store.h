@@ -299,6 +299,17 @@ typedef struct store_ops {
                            store_idem *out);
     store_rc (*idem_finish)(store *s, const char *org, const char *key,
                             const store_idem *answer, const char *request_id, int64_t now);
+
+    /* Deferred durability (optional: NULL when every write is durable as it
+     * returns). defer_begin arms the calling thread: until defer_end, a
+     * write that returns STORE_OK is kept but may not be on disk yet, and
+     * no thread waits for it. defer_end returns true when such a write was
+     * made; `fn(cls, rc)` is then called exactly once, from any thread (this
+     * one too, even before defer_end), with STORE_OK once the write is
+     * durable or with the error that lost it (nothing of it is kept).
+     * defer_begin returns false, arming nothing, when memory ran out. */
+    bool (*defer_begin)(store *s, void (*fn)(void *cls, store_rc rc), void *cls);
+    bool (*defer_end)(store *s);
     /* Delete the keys stored before `before`; *deleted counts them. */
     store_rc (*idem_prune)(store *s, int64_t before, int64_t *deleted);
 
@@ -352,6 +363,10 @@ const char *store_rc_name(store_rc rc);
 #define store_balance_at(s, ...) ((s)->ops->balance_at((s), __VA_ARGS__))
 #define store_idem_begin(s, ...) ((s)->ops->idem_begin((s), __VA_ARGS__))
 #define store_idem_finish(s, ...) ((s)->ops->idem_finish((s), __VA_ARGS__))
+/* Deferred durability: NULL in a backend whose writes are durable when they return. */
+#define store_can_defer(s) ((s)->ops->defer_begin != NULL)
+#define store_defer_begin(s, ...) ((s)->ops->defer_begin((s), __VA_ARGS__))
+#define store_defer_end(s) ((s)->ops->defer_end((s)))
 #define store_idem_prune(s, ...) ((s)->ops->idem_prune((s), __VA_ARGS__))
 #define store_scan_ledger(s, ...) ((s)->ops->scan_ledger((s), __VA_ARGS__))
 #define store_scan_rows(s, ...) ((s)->ops->scan_rows((s), __VA_ARGS__))

@@ -10,20 +10,19 @@
  * SQLITE_BUSY from each other; busy_timeout still covers other processes (the
  * CLI creating a key while the server runs).
  *
- * Group commit, in two steps:
+ * Group commit, in two steps (the "durability" section below):
  * - Batches: writers share one open transaction. Each runs its change as a
- *   savepoint inside it (undone alone when it fails), and the writer that
- *   leaves while nobody else waits for write_lock commits the batch for all
- *   of its members. Pages every change touches (the ledger's last page, index
+ *   savepoint inside it (undone alone when it fails), and one COMMIT covers
+ *   them all. Pages every change touches (the ledger's last page, index
  *   interior pages) are then written to the WAL once per batch, not once per
  *   change.
  * - One fsync for many commits: journal_mode=WAL with synchronous=NORMAL, so
- *   a COMMIT writes its frames to the WAL without syncing; then
- *   wait_durable() makes sure an fdatasync of the WAL that began after the
- *   commit has finished. One thread syncs for every commit made before its
- *   sync began.
- * A write is acknowledged (STORE_OK) only after both: its batch committed
- * and the WAL synced, so a 200 survives kill -9 and power loss. */
+ *   a COMMIT writes its frames to the WAL without syncing, and the syncer
+ *   thread fdatasyncs the WAL once for every commit made before its sync.
+ * A write is acknowledged only after both, its batch committed and the WAL
+ * synced, so a 200 survives kill -9 and power loss. The writer's thread
+ * either waits for that or (store_defer_begin) hands the wait over to a
+ * callback, so that the HTTP edge parks a connection, not a thread. */
 #include "store/store_sqlite.h"
 
 #include "store/store_sql.h"
@@ -31,7 +30,6 @@
 #include "domain/dt.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <fcntl.h>
 #include <locale.h>
 #include <pthread.h>
@@ -308,12 +306,16 @@ typedef struct conn {
 typedef struct {
     store base;
     char *path;
-    /* group commit (wait_durable) */
+    /* group commit (the durability section) */
     pthread_mutex_t sync_lock;
     pthread_cond_t sync_cv;
-    pthread_cond_t batch_cv; /* with sync_lock: a batch's members learn its outcome */
+    pthread_cond_t work_cv; /* with sync_lock: the syncer has members to sync, or stops */
+    struct member *to_sync; /* committed members for the next sync */
+    bool stop;
+    pthread_t syncer;
+    bool syncer_running;
     uint64_t committed; /* commits made, counted under write_lock */
-    uint64_t synced;    /* commits known to be on disk */
+    uint64_t synced;    /* commits the syncer has synced */
     bool syncing;
     int wal_fd;
     ino_t wal_ino;
@@ -323,7 +325,6 @@ typedef struct {
     bool batch_open;
     unsigned batch_n;
     struct member *members;
-    atomic_int lock_waiters; /* threads about to take write_lock */
     /* The one connection transactions write through, used under write_lock.
      * Each connection's page cache is dropped whenever another connection
      * has written, so with one writer connection its cache stays warm: a
@@ -432,7 +433,7 @@ static sqlite3 *open_db(const char *path, char *err, size_t errcap) {
                             ci_contains, NULL, NULL);
     sqlite3_extended_result_codes(db, 1);
     /* WAL: readers never block the writer; NORMAL: a commit does not sync,
-     * wait_durable() does, once for every commit made meanwhile.
+     * the syncer does, once for every commit made meanwhile.
      * temp_store=MEMORY: statement journals of a write inside a savepoint
      * otherwise went to a temporary file, created and unlinked about every
      * third PATCH under load, and written on every one. */
@@ -597,51 +598,77 @@ static int wal_fd(sq_store *s) {
     return s->wal_fd;
 }
 
-/* Return once commit `seq` is on disk: either a sync that began after it has
- * finished, or this thread runs one for every commit made so far. */
-static store_rc wait_durable(sq_store *s, uint64_t seq) {
-    store_rc r = STORE_OK;
-    pthread_mutex_lock(&s->sync_lock);
-    while (s->synced < seq && r == STORE_OK) {
-        if (s->syncing) {
-            pthread_cond_wait(&s->sync_cv, &s->sync_lock);
-            continue;
-        }
-        s->syncing = true;
-        uint64_t target = s->committed;
-        int fd = wal_fd(s);
-        pthread_mutex_unlock(&s->sync_lock);
-        int rc = fd >= 0 ? fdatasync(fd) : -1;
-        if (rc != 0) fprintf(stderr, "store_sqlite: cannot sync %s: %s\n", s->wal_path, strerror(errno));
-        pthread_mutex_lock(&s->sync_lock);
-        s->syncing = false;
-        if (rc == 0 && target > s->synced) s->synced = target;
-        if (rc != 0) r = STORE_ERROR;
-        pthread_cond_broadcast(&s->sync_cv);
-    }
-    pthread_mutex_unlock(&s->sync_lock);
-    return r;
-}
+/* ---- durability: batches, commits and the syncer -------------------------------
+ *
+ * A writer joins the open batch (batch_enter: BEGIN IMMEDIATE if none is
+ * open, then its own savepoint) and leaves it (batch_leave) as a member
+ * when its change is kept. The batch is committed when it is full, or when
+ * its last writer leaves while the syncer is idle; while the syncer is
+ * busy the batch stays open and gathers writers, and the syncer commits it
+ * after its sync. So under load the commits follow the fsyncs, and each
+ * commit carries every change that arrived during the previous fsync.
+ *
+ * The syncer (one thread) fdatasyncs the WAL for the committed members and
+ * then tells each its outcome: a blocking member (on its writer's stack)
+ * by `done` and sync_cv; a deferred one (store_defer_begin: the HTTP edge
+ * suspends the connection instead of parking a thread) by calling its
+ * function. */
 
-/* ---- batches ------------------------------------------------------------------ */
-
-/* A writer waiting for its batch's outcome (on its own stack; written by the
- * committing thread under sync_lock). */
 typedef struct member {
     store_rc rc;
-    uint64_t seq; /* the commit's number, for wait_durable */
+    store_rc keep; /* what a blocking member returns once its batch is durable */
+    uint64_t seq; /* the commit that holds it */
     bool done;
+    void (*fn)(void *cls, store_rc rc); /* deferred: called once with the outcome */
+    void *cls;
     struct member *next;
 } member;
 
-/* A bound on a batch, so that a writer's wait for its batch stays short
- * under a steady stream of writers. */
+/* A bound on a batch, so that a writer's wait for its batch stays short. */
 #define BATCH_MAX 64
+
+/* This thread's deferral (store_defer_begin to store_defer_end): the member
+ * it will be, allocated up front so that joining a batch cannot fail. */
+static __thread struct {
+    const void *store;
+    member *m; /* NULL once used */
+    bool pending;
+} tls_defer;
 
 static store_rc run_fixed(conn *c, enum stmt_id id);
 
-/* End the open batch (under write_lock): commit it when `r` is STORE_OK and
- * it has members, else roll it back; tell every member the outcome. */
+/* A member's outcome; sync_lock held. A deferred member is handed back in
+ * `*call` (its function runs after the lock is released). */
+static void member_finish(sq_store *q, member *m, store_rc rc, member **call) {
+    m->rc = rc;
+    if (m->fn) {
+        m->next = *call;
+        *call = m;
+    } else {
+        m->done = true;
+        pthread_cond_broadcast(&q->sync_cv);
+    }
+}
+
+static void call_deferred(member *m) {
+    while (m) {
+        member *n = m->next;
+        m->fn(m->cls, m->rc);
+        free(m);
+        m = n;
+    }
+}
+
+static bool syncer_busy(sq_store *q) {
+    pthread_mutex_lock(&q->sync_lock);
+    bool busy = q->syncing || q->to_sync;
+    pthread_mutex_unlock(&q->sync_lock);
+    return busy;
+}
+
+/* End the open batch (write_lock held): commit it when `r` is STORE_OK and
+ * it has members, else roll it back. Committed members go to the syncer;
+ * on failure every member learns it now. */
 static void batch_close(sq_store *q, conn *c, store_rc r) {
     if (r == STORE_OK && q->batch_n == 0) r = STORE_NOT_FOUND; /* nothing to commit */
     if (r == STORE_OK) {
@@ -661,34 +688,39 @@ static void batch_close(sq_store *q, conn *c, store_rc r) {
         sqlite3_reset(c->st[S_ROLLBACK]);
     }
     if (r == STORE_NOT_FOUND) r = STORE_OK; /* no members */
+    member *call = NULL;
     pthread_mutex_lock(&q->sync_lock);
     uint64_t seq = r == STORE_OK ? ++q->committed : 0;
-    for (member *m = q->members; m; m = m->next) {
-        m->rc = r;
-        m->seq = seq;
-        m->done = true;
+    for (member *m = q->members, *n; m; m = n) {
+        n = m->next;
+        if (r == STORE_OK) {
+            m->seq = seq;
+            m->next = q->to_sync;
+            q->to_sync = m;
+        } else {
+            member_finish(q, m, r, &call);
+        }
     }
-    pthread_cond_broadcast(&q->batch_cv);
+    if (r == STORE_OK && q->members) pthread_cond_signal(&q->work_cv);
     pthread_mutex_unlock(&q->sync_lock);
     q->members = NULL;
     q->batch_n = 0;
     q->batch_open = false;
+    call_deferred(call);
 }
 
 /* Take write_lock and join the open batch (or begin one): BEGIN IMMEDIATE
  * when none is open, then this writer's savepoint. */
 static store_rc batch_enter(sq_store *q, conn **out) {
-    atomic_fetch_add(&q->lock_waiters, 1);
     pthread_mutex_lock(&q->write_lock);
-    atomic_fetch_sub(&q->lock_waiters, 1);
     if (!q->writer) {
         if (!(q->writer = conn_open(q))) {
             pthread_mutex_unlock(&q->write_lock);
             return STORE_ERROR;
         }
         /* the writer's cache stays valid between writes: let it hold the
-         * pages every write touches (8 MiB; with 32 threads the readers add 8 MiB
-         * more at most: resident memory stays well under 50 MB) */
+         * pages every write touches (8 MiB; the readers add 256 KiB per HTTP
+         * thread) */
         exec_all(q->writer->db, "PRAGMA cache_size=-8192");
     }
     conn *c = *out = q->writer;
@@ -704,20 +736,32 @@ static store_rc batch_enter(sq_store *q, conn **out) {
     }
     store_rc r = run_fixed(c, S_MEMBER_SAVEPOINT);
     if (r != STORE_OK) {
-        /* a failed savepoint leaves the batch as it was; close it if this
-         * was its last writer */
-        if (atomic_load(&q->lock_waiters) == 0) batch_close(q, c, STORE_OK);
+        /* the batch is as it was: commit it now unless the syncer will */
+        if (!syncer_busy(q)) batch_close(q, c, STORE_OK);
         pthread_mutex_unlock(&q->write_lock);
     }
     return r;
 }
 
-/* Leave the batch: keep this writer's change (r STORE_OK) or undo it, commit
- * the batch when nobody waits for write_lock or it is full, and unlock.
- * Returns once the outcome is known: for a kept change, once its batch is
- * committed and the WAL synced. */
+/* Were changes made that are not durable yet: in the open batch, or
+ * committed and not synced? */
+static bool unsynced(sq_store *q) {
+    if (q->batch_n > 0) return true;
+    pthread_mutex_lock(&q->sync_lock);
+    bool u = q->committed > q->synced;
+    pthread_mutex_unlock(&q->sync_lock);
+    return u;
+}
+
+/* Leave the batch: keep this writer's change (r STORE_OK) or undo it; commit
+ * the batch if it is full or the syncer is idle; unlock. For a kept change,
+ * returns once it is durable, or at once when this thread defers (the
+ * outcome then goes to its function).
+ * A writer that changed nothing (a refusal, or an idempotent replay) may
+ * still have read changes that are not durable yet; it then joins the batch
+ * as a member without changes, so that its answer too waits until what it
+ * saw is on disk, and becomes an error if that is lost. */
 static store_rc batch_leave(sq_store *q, conn *c, store_rc r) {
-    member me = {0};
     if (r == STORE_OK) r = run_fixed(c, S_MEMBER_RELEASE);
     if (r != STORE_OK && !sqlite3_get_autocommit(c->db)) {
         /* undo this writer's change alone; if even that fails the batch
@@ -727,21 +771,86 @@ static store_rc batch_leave(sq_store *q, conn *c, store_rc r) {
     }
     if (q->batch_open && sqlite3_get_autocommit(c->db))
         batch_close(q, c, STORE_ERROR); /* SQLite ended the transaction itself */
-    if (r == STORE_OK && q->batch_open) {
-        me.next = q->members;
-        q->members = &me;
+    if (r == STORE_OK && !q->batch_open) r = STORE_ERROR; /* lost before this change joined */
+    member stack_m = {.keep = r}, *me = NULL;
+    if (r == STORE_OK || (q->batch_open && unsynced(q))) {
+        /* deferred: at most one pending outcome per deferral; any other
+         * write waits like a writer that does not defer */
+        if (tls_defer.store == q && tls_defer.m) {
+            me = tls_defer.m;
+            tls_defer.m = NULL;
+            tls_defer.pending = true;
+            me->keep = r;
+        } else {
+            me = &stack_m;
+        }
+        me->next = q->members;
+        q->members = me;
         q->batch_n++;
-    } else if (r == STORE_OK) {
-        r = STORE_ERROR; /* the batch was lost before this change joined it */
     }
-    if (q->batch_open && (q->batch_n >= BATCH_MAX || atomic_load(&q->lock_waiters) == 0))
-        batch_close(q, c, STORE_OK);
+    if (q->batch_open && (q->batch_n >= BATCH_MAX || !syncer_busy(q))) batch_close(q, c, STORE_OK);
     pthread_mutex_unlock(&q->write_lock);
-    if (r != STORE_OK) return r;
+    if (me != &stack_m) return r;
     pthread_mutex_lock(&q->sync_lock);
-    while (!me.done) pthread_cond_wait(&q->batch_cv, &q->sync_lock);
+    while (!stack_m.done) pthread_cond_wait(&q->sync_cv, &q->sync_lock);
     pthread_mutex_unlock(&q->sync_lock);
-    return me.rc == STORE_OK ? wait_durable(q, me.seq) : me.rc;
+    return stack_m.rc == STORE_OK ? stack_m.keep : stack_m.rc;
+}
+
+/* The syncer: fdatasync the WAL for every committed member, tell them, then
+ * commit the batch that gathered meanwhile. */
+static void *syncer_main(void *arg) {
+    sq_store *q = arg;
+    pthread_mutex_lock(&q->sync_lock);
+    for (;;) {
+        while (!q->to_sync && !q->stop) pthread_cond_wait(&q->work_cv, &q->sync_lock);
+        if (!q->to_sync) break; /* stopping, nothing left */
+        member *batch = q->to_sync;
+        q->to_sync = NULL;
+        q->syncing = true;
+        uint64_t target = q->committed;
+        int fd = wal_fd(q);
+        pthread_mutex_unlock(&q->sync_lock);
+        int rc = fd >= 0 ? fdatasync(fd) : -1;
+        if (rc != 0) fprintf(stderr, "store_sqlite: cannot sync %s: %s\n", q->wal_path, strerror(errno));
+        member *call = NULL;
+        pthread_mutex_lock(&q->sync_lock);
+        /* a failed sync fails its members for good: a later sync that
+         * succeeds proves nothing about pages the kernel dropped */
+        if (target > q->synced) q->synced = target;
+        for (member *m = batch, *n; m; m = n) {
+            n = m->next;
+            member_finish(q, m, rc == 0 ? STORE_OK : STORE_ERROR, &call);
+        }
+        q->syncing = false;
+        pthread_mutex_unlock(&q->sync_lock);
+        call_deferred(call);
+        pthread_mutex_lock(&q->write_lock);
+        if (q->batch_open && q->batch_n > 0) batch_close(q, q->writer, STORE_OK);
+        pthread_mutex_unlock(&q->write_lock);
+        pthread_mutex_lock(&q->sync_lock);
+    }
+    pthread_mutex_unlock(&q->sync_lock);
+    return NULL;
+}
+
+static bool sq_defer_begin(store *s, void (*fn)(void *cls, store_rc rc), void *cls) {
+    member *m = calloc(1, sizeof *m);
+    if (!m) return false;
+    m->fn = fn;
+    m->cls = cls;
+    free(tls_defer.m); /* a deferral never ended (cannot happen in the server) */
+    tls_defer.store = s;
+    tls_defer.m = m;
+    tls_defer.pending = false;
+    return true;
+}
+
+static bool sq_defer_end(store *s) {
+    bool pending = tls_defer.store == s && tls_defer.pending;
+    free(tls_defer.m); /* unused: no write joined a batch */
+    memset(&tls_defer, 0, sizeof tls_defer);
+    return pending;
 }
 
 static store_rc tx_begin(sq_store *q, conn **out);
@@ -1761,6 +1870,17 @@ static store_rc sq_list(store *s, const list_query *q, list_result *out) {
 
 static void sq_close(store *base) {
     sq_store *s = SQ(base);
+    /* whatever is still open is committed and synced before the end */
+    pthread_mutex_lock(&s->write_lock);
+    if (s->batch_open) batch_close(s, s->writer, STORE_OK);
+    pthread_mutex_unlock(&s->write_lock);
+    if (s->syncer_running) {
+        pthread_mutex_lock(&s->sync_lock);
+        s->stop = true;
+        pthread_cond_signal(&s->work_cv);
+        pthread_mutex_unlock(&s->sync_lock);
+        pthread_join(s->syncer, NULL);
+    }
     conn *c = s->conns;
     while (c) {
         conn *n = c->next;
@@ -1772,7 +1892,7 @@ static void sq_close(store *base) {
     pthread_mutex_destroy(&s->conns_lock);
     pthread_mutex_destroy(&s->sync_lock);
     pthread_cond_destroy(&s->sync_cv);
-    pthread_cond_destroy(&s->batch_cv);
+    pthread_cond_destroy(&s->work_cv);
     if (s->wal_fd >= 0) close(s->wal_fd);
     free(s->wal_path);
     free(s->path);
@@ -1806,6 +1926,8 @@ static const store_ops SQLITE_OPS = {
     .balance_at = sq_balance_at,
     .idem_begin = sq_idem_begin,
     .idem_finish = sq_idem_finish,
+    .defer_begin = sq_defer_begin,
+    .defer_end = sq_defer_end,
     .idem_prune = sq_idem_prune,
     .scan_ledger = sq_scan_ledger,
     .scan_rows = sq_scan_rows,
@@ -1837,9 +1959,17 @@ store *store_sqlite_open(const char *path, char *err, size_t errcap) {
     s->base.ops = &SQLITE_OPS;
     pthread_mutex_init(&s->sync_lock, NULL);
     pthread_cond_init(&s->sync_cv, NULL);
-    pthread_cond_init(&s->batch_cv, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
     pthread_mutex_init(&s->write_lock, NULL);
     pthread_mutex_init(&s->conns_lock, NULL);
     pthread_key_create(&s->tls, NULL);
+    int rc = pthread_create(&s->syncer, NULL, syncer_main, s);
+    if (rc != 0) {
+        snprintf(err, errcap, "cannot start the syncer thread: %s", strerror(rc));
+        s->syncer_running = false;
+        sq_close(&s->base);
+        return NULL;
+    }
+    s->syncer_running = true;
     return &s->base;
 }
