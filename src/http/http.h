@@ -46,6 +46,9 @@ typedef struct http_req {
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     const char *idem_key; /* the request's Idempotency-Key once checked (api) */
     bool nul_in_path;     /* the path as sent held %00: it names nothing (404) */
+    /* a GET without a body: not authorised yet; the invoke hook authorises
+     * it together with the handler (one read snapshot for both) */
+    bool authorize_in_invoke;
     /* the answer */
     unsigned status;
     const char *content_type; /* NULL: application/json */

@@ -42,7 +42,9 @@ struct http_server {
     pthread_mutex_t watch_lock; /* the list, and the sockets in it */
     conn_watch *watched;
     pthread_t watchdog;
-    bool watchdog_running;
+    atomic_bool watchdog_running; /* read by the pool threads (log_line) */
+    pthread_mutex_t logs_lock; /* the list of log buffers */
+    struct log_buf *logs;
     atomic_bool stopping;
 };
 
@@ -164,15 +166,70 @@ const char *http_param(http_req *r, const char *name) {
     return NULL;
 }
 
-static void log_line(req_state *st) {
+/* The access log. Each pool thread appends its lines to a buffer of its own,
+ * written to stderr when it cannot take the next line and by the watchdog
+ * every 100 ms (and at stop): one write() per request was one of the ten
+ * system calls of a GET. A line thus appears up to 100 ms late, and a
+ * kill -9 loses at most the last 100 ms of lines. */
+#define LOG_BUF_BYTES 16384
+typedef struct log_buf {
+    pthread_mutex_t mu; /* the thread's appends against the watchdog's flush */
+    size_t n;
+    char data[LOG_BUF_BYTES];
+    struct log_buf *next;
+} log_buf;
+static __thread log_buf *tls_log;
+static __thread const struct http_server *tls_log_srv;
+
+static void log_flush(log_buf *b) {
+    size_t off = 0;
+    while (off < b->n) {
+        ssize_t w = write(STDERR_FILENO, b->data + off, b->n - off);
+        if (w <= 0) break; /* stderr gone: the lines are dropped, not retried forever */
+        off += (size_t)w;
+    }
+    b->n = 0;
+}
+
+static void log_flush_all(struct http_server *srv) {
+    pthread_mutex_lock(&srv->logs_lock);
+    for (log_buf *b = srv->logs; b; b = b->next) {
+        pthread_mutex_lock(&b->mu);
+        log_flush(b);
+        pthread_mutex_unlock(&b->mu);
+    }
+    pthread_mutex_unlock(&srv->logs_lock);
+}
+
+static void log_line(struct http_server *srv, req_state *st) {
     char line[600];
     int64_t us = dt_now() - st->start_us;
     int n = snprintf(line, sizeof line, "%s %.300s %u %lldus %s\n", st->req.method,
                      st->req.path, st->req.status, (long long)us, st->req.request_id);
-    if (n > 0) {
-        ssize_t w = write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
-        (void)w;
+    if (n <= 0) return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if (tls_log_srv != srv) { /* this thread's first line */
+        tls_log = calloc(1, sizeof *tls_log);
+        tls_log_srv = srv;
+        if (tls_log) {
+            pthread_mutex_init(&tls_log->mu, NULL);
+            pthread_mutex_lock(&srv->logs_lock);
+            tls_log->next = srv->logs;
+            srv->logs = tls_log;
+            pthread_mutex_unlock(&srv->logs_lock);
+        }
     }
+    log_buf *b = atomic_load(&srv->watchdog_running) ? tls_log : NULL;
+    if (!b) { /* no memory for a buffer, or no watchdog to flush it: unbuffered */
+        ssize_t w = write(STDERR_FILENO, line, len);
+        (void)w;
+        return;
+    }
+    pthread_mutex_lock(&b->mu);
+    if (b->n + len > sizeof b->data) log_flush(b);
+    memcpy(b->data + b->n, line, len);
+    b->n += len;
+    pthread_mutex_unlock(&b->mu);
 }
 
 static enum MHD_Result send_answer(struct MHD_Connection *c, http_req *r) {
@@ -309,6 +366,7 @@ static void *watchdog_main(void *arg) {
             }
         }
         pthread_mutex_unlock(&srv->watch_lock);
+        log_flush_all(srv);
         if (dropped)
             fprintf(stderr, "http: dropped %d connection(s) that took over %us to send a request\n",
                     dropped, srv->cfg.request_timeout_s);
@@ -371,9 +429,15 @@ static void on_headers(struct http_server *srv, req_state *st) {
             return;
         }
     }
-    if (!(rt->flags & ROUTE_PUBLIC) && srv->cfg.authorize &&
-        !srv->cfg.authorize(srv->cfg.app, r))
-        st->refused = true;
+    if (!(rt->flags & ROUTE_PUBLIC) && srv->cfg.authorize) {
+        /* a GET that brings no body has nothing to refuse before: the
+         * invoke hook authorises it with the handler, in one read */
+        if (srv->cfg.invoke && strcmp(r->method, "GET") == 0 && !cl &&
+            !http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+            r->authorize_in_invoke = true;
+        else if (!srv->cfg.authorize(srv->cfg.app, r))
+            st->refused = true;
+    }
 }
 
 static int add_body(struct http_server *srv, req_state *st, const char *data, size_t n) {
@@ -471,7 +535,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!st->req.status) st->req.status = 499; /* client went away before an answer */
     conn_watch *w = watch_of(c);
     if (w) atomic_store(&w->window_start_us, dt_now()); /* the next request's window */
-    log_line(st);
+    log_line(srv, st);
     free(st->req.body);
     free(st->req.out);
     if (st->started) atomic_fetch_sub(&srv->in_flight, 1);
@@ -496,6 +560,7 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
     }
     s->cfg = *cfg;
     pthread_mutex_init(&s->watch_lock, NULL);
+    pthread_mutex_init(&s->logs_lock, NULL);
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(cfg->port);
@@ -528,12 +593,13 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
     if (!s->d) {
         snprintf(err, errcap, "cannot listen on %s:%u (in use, or not an address of this host)",
                  cfg->host, cfg->port);
+        pthread_mutex_destroy(&s->logs_lock);
         pthread_mutex_destroy(&s->watch_lock);
         free(s);
         return NULL;
     }
     int rc = pthread_create(&s->watchdog, NULL, watchdog_main, s);
-    s->watchdog_running = rc == 0;
+    atomic_store(&s->watchdog_running, rc == 0);
     if (rc != 0) fprintf(stderr, "http: no request-timeout watchdog: %s\n", strerror(rc));
     return s;
 }
@@ -546,8 +612,15 @@ void http_stop(http_server *s, unsigned grace_ms) {
         nanosleep(&ts, NULL);
     }
     atomic_store(&s->stopping, true);
-    if (s->watchdog_running) pthread_join(s->watchdog, NULL);
+    if (atomic_load(&s->watchdog_running)) pthread_join(s->watchdog, NULL);
     MHD_stop_daemon(s->d);
+    log_flush_all(s);
+    for (log_buf *b = s->logs, *n; b; b = n) {
+        n = b->next;
+        pthread_mutex_destroy(&b->mu);
+        free(b);
+    }
+    pthread_mutex_destroy(&s->logs_lock);
     pthread_mutex_destroy(&s->watch_lock);
     free(s);
 }

@@ -310,6 +310,12 @@ typedef struct store_ops {
      * defer_begin returns false, arming nothing, when memory ran out. */
     bool (*defer_begin)(store *s, void (*fn)(void *cls, store_rc rc), void *cls);
     bool (*defer_end)(store *s);
+
+    /* A read transaction on the calling thread's connection (optional):
+     * the reads until read_end see one snapshot. read_begin returns false
+     * when it opened none. */
+    bool (*read_begin)(store *s);
+    void (*read_end)(store *s);
     /* Delete the keys stored before `before`; *deleted counts them. */
     store_rc (*idem_prune)(store *s, int64_t before, int64_t *deleted);
 
@@ -363,6 +369,10 @@ const char *store_rc_name(store_rc rc);
 #define store_balance_at(s, ...) ((s)->ops->balance_at((s), __VA_ARGS__))
 #define store_idem_begin(s, ...) ((s)->ops->idem_begin((s), __VA_ARGS__))
 #define store_idem_finish(s, ...) ((s)->ops->idem_finish((s), __VA_ARGS__))
+/* One read transaction around several reads (optional: false when none was
+ * opened, and the reads run one by one). */
+#define store_read_begin(s) ((s)->ops->read_begin ? (s)->ops->read_begin((s)) : false)
+#define store_read_end(s) ((s)->ops->read_end((s)))
 /* Deferred durability: NULL in a backend whose writes are durable when they return. */
 #define store_can_defer(s) ((s)->ops->defer_begin != NULL)
 #define store_defer_begin(s, ...) ((s)->ops->defer_begin((s), __VA_ARGS__))

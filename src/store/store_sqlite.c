@@ -90,6 +90,7 @@ enum stmt_id {
     S_RELEASE,
     S_ROLLBACK_TO,
     S_MEMBER_SAVEPOINT,
+    S_READ_BEGIN,
     S_MEMBER_RELEASE,
     S_MEMBER_ROLLBACK_TO,
     S_LEDGER_NEXT,
@@ -167,6 +168,7 @@ static const char *const SQL[S_COUNT] = {
     [S_RELEASE] = "RELEASE op",
     [S_ROLLBACK_TO] = "ROLLBACK TO op",
     [S_MEMBER_SAVEPOINT] = "SAVEPOINT member",
+    [S_READ_BEGIN] = "BEGIN",
     [S_MEMBER_RELEASE] = "RELEASE member",
     [S_MEMBER_ROLLBACK_TO] = "ROLLBACK TO member",
     /* writers are serialised (write_lock), so MAX + 1 is gapless and in
@@ -832,6 +834,20 @@ static void *syncer_main(void *arg) {
     }
     pthread_mutex_unlock(&q->sync_lock);
     return NULL;
+}
+
+/* A read transaction on this thread's reader connection: its reads share
+ * one WAL read lock (each autocommit read takes and drops its own). Not
+ * inside a held write: those read the writer. */
+static bool sq_read_begin(store *s) {
+    if (tls_holding == s) return false;
+    conn *c = get_conn((sq_store *)s);
+    return c && run_fixed(c, S_READ_BEGIN) == STORE_OK;
+}
+
+static void sq_read_end(store *s) {
+    conn *c = pthread_getspecific(((sq_store *)s)->tls);
+    if (c && !sqlite3_get_autocommit(c->db)) run_fixed(c, S_COMMIT);
 }
 
 static bool sq_defer_begin(store *s, void (*fn)(void *cls, store_rc rc), void *cls) {
@@ -1928,6 +1944,8 @@ static const store_ops SQLITE_OPS = {
     .idem_finish = sq_idem_finish,
     .defer_begin = sq_defer_begin,
     .defer_end = sq_defer_end,
+    .read_begin = sq_read_begin,
+    .read_end = sq_read_end,
     .idem_prune = sq_idem_prune,
     .scan_ledger = sq_scan_ledger,
     .scan_rows = sq_scan_rows,
