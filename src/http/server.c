@@ -69,11 +69,17 @@ void http_hold(http_req *r) {
 
 void http_release(http_req *r, int rc) {
     req_state *st = (req_state *)r;
+    struct MHD_Connection *c = r->conn;
     pthread_mutex_lock(&st->mu);
     st->released = true;
     st->release_rc = rc;
-    if (st->suspended) MHD_resume_connection(r->conn);
+    bool resume = st->suspended;
     pthread_mutex_unlock(&st->mu);
+    /* after the unlock, and touching nothing of the request after it: once
+     * resumed, the connection's thread may answer, complete and free the
+     * request (mutex included) at once. Until then a suspended request
+     * cannot go away. */
+    if (resume) MHD_resume_connection(c);
 }
 
 void http_reply(http_req *r, unsigned status, char *json, size_t len) {
