@@ -90,9 +90,9 @@ enum stmt_id {
     S_RELEASE,
     S_ROLLBACK_TO,
     S_MEMBER_SAVEPOINT,
-    S_READ_BEGIN,
     S_MEMBER_RELEASE,
     S_MEMBER_ROLLBACK_TO,
+    S_READ_BEGIN,
     S_LEDGER_NEXT,
     S_LEDGER_INSERT,
     S_CONSUME_ROWS,
@@ -168,9 +168,9 @@ static const char *const SQL[S_COUNT] = {
     [S_RELEASE] = "RELEASE op",
     [S_ROLLBACK_TO] = "ROLLBACK TO op",
     [S_MEMBER_SAVEPOINT] = "SAVEPOINT member",
-    [S_READ_BEGIN] = "BEGIN",
     [S_MEMBER_RELEASE] = "RELEASE member",
     [S_MEMBER_ROLLBACK_TO] = "ROLLBACK TO member",
+    [S_READ_BEGIN] = "BEGIN",
     /* writers are serialised (write_lock), so MAX + 1 is gapless and in
      * commit order; the primary key (org_id, seq, row_id) serves it */
     [S_LEDGER_NEXT] = "SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger WHERE org_id = ?1",
@@ -629,7 +629,6 @@ static int wal_fd(sq_store *s) {
 typedef struct member {
     store_rc rc;
     store_rc keep; /* what a blocking member returns once its batch is durable */
-    uint64_t seq; /* the commit that holds it */
     bool done;
     void (*fn)(void *cls, store_rc rc); /* deferred: called once with the outcome */
     void *cls;
@@ -702,11 +701,10 @@ static void batch_close(sq_store *q, conn *c, store_rc r) {
     if (r == STORE_NOT_FOUND) r = STORE_OK; /* no members */
     member *call = NULL;
     pthread_mutex_lock(&q->sync_lock);
-    uint64_t seq = r == STORE_OK ? ++q->committed : 0;
+    if (r == STORE_OK) q->committed++;
     for (member *m = q->members, *n; m; m = n) {
         n = m->next;
         if (r == STORE_OK) {
-            m->seq = seq;
             m->next = q->to_sync;
             q->to_sync = m;
         } else {
@@ -837,8 +835,12 @@ static void *syncer_main(void *arg) {
         q->syncing = false;
         pthread_mutex_unlock(&q->sync_lock);
         call_deferred(call);
+        /* commit what gathered during the sync; an open batch with no
+         * member (its writers all failed while a sync ran) is rolled back,
+         * so that it does not hold SQLite's write lock against other
+         * processes until the next write */
         pthread_mutex_lock(&q->write_lock);
-        if (q->batch_open && q->batch_n > 0) batch_close(q, q->writer, STORE_OK);
+        if (q->batch_open) batch_close(q, q->writer, STORE_OK);
         pthread_mutex_unlock(&q->write_lock);
         pthread_mutex_lock(&q->sync_lock);
     }
