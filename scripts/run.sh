@@ -59,7 +59,8 @@ curl -sS -X PATCH "$URL/entitlements/$ENT/customer/$CUST/$ROW" \\
 Or consume 5 units, exactly once however often it is retried, and read the ledger:
 
 curl -sS -X POST "$URL/entitlements/$ENT/customer/$CUST/consume" \\
-  -H "x-api-key: $KEY" -H "organisation: $ORG" -H "Idempotency-Key: demo-consume-1" \\
+  -H "x-api-key: $KEY" -H "organisation: $ORG" -H "content-type: application/json" \\
+  -H "Idempotency-Key: demo-consume-1" \\
   -d '{"quantity":5}'
 curl -sS "$URL/entitlements/customer/$CUST/ledger" -H "x-api-key: $KEY" -H "organisation: $ORG"
 
