@@ -3,7 +3,7 @@
  * output it must read back.
  *
  * The input's first byte b picks the mode (b % 3) and the list
- * (b / 3 % 6, LISTS below); the rest is
+ * (fz_list_id(b / 3), fuzz/common.h); the rest is
  *   mode 0: a cursor's decoded payload, "1|<sort>|<a|d>|<n|p>|<id>|<total>|
  *           <value>", sent base64url-encoded;
  *   mode 1: the cursor text as the client sends it;
@@ -25,16 +25,6 @@
 #include "api/query.h"
 #include "domain/uid.h"
 #include "util/b64.h"
-
-static const char *const LISTS[] = {
-    "List-entitlements",
-    "List-customers-with-filtering-and-pagination",
-    "List-customer-entitlements",
-    "List-unique-entitlements-for-customer",
-    "List-customer-entitlement-balances-with-advanced-filtering",
-    "List-customer-ledger",
-};
-#define NLISTS (sizeof LISTS / sizeof LISTS[0])
 
 typedef struct {
     const char *key[2], *value[2];
@@ -302,7 +292,7 @@ static void encode_mode(const list_spec *spec, const uint8_t *d, size_t n) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
     int mode = data[0] % 3;
-    const list_spec *spec = api_list_spec(LISTS[data[0] / 3 % NLISTS]);
+    const list_spec *spec = api_list_spec(fz_list_id((unsigned char)(data[0] / 3)));
     CHECK(spec);
     const char *rest = (const char *)data + 1;
     size_t n = size - 1;

@@ -8,54 +8,7 @@
  *     valid UTF-8 (no lone surrogate), big numbers only as stand-ins whose
  *     text is a JSON number;
  *   - what jansson writes back parses to an equal value. */
-#include <jansson.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "validate/pyjson.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) abort();                                                                      \
-    } while (0)
-
-static int utf8_valid(const unsigned char *s, size_t n) {
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t k;
-        unsigned cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            k = 2;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            k = 3;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            k = 4;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (n - i < k) return 0;
-        for (size_t j = 1; j < k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-            cp = cp << 6 | (s[i + j] & 0x3F);
-        }
-        if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-        if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-        i += k;
-    }
-    return 1;
-}
+#include "common.h"
 
 static int big_text_ok(const char *t) {
     /* -?digits[.digits][(e|E)[+-]digits] */
@@ -101,7 +54,7 @@ static int check_value(const json_t *v, int depth) {
 
         CHECK(depth < PYJSON_MAX_DEPTH + 1);
         json_object_keylen_foreach((json_t *)v, key, klen, item) {
-            CHECK(utf8_valid((const unsigned char *)key, klen));
+            CHECK(fz_utf8_valid(key, klen));
             if (memchr(key, '\0', klen)) plain = 0;
             plain &= check_value(item, depth + 1);
         }
@@ -118,7 +71,7 @@ static int check_value(const json_t *v, int depth) {
         break;
     }
     case JSON_STRING:
-        CHECK(utf8_valid((const unsigned char *)json_string_value(v), json_string_length(v)));
+        CHECK(fz_utf8_valid(json_string_value(v), json_string_length(v)));
         break;
     case JSON_REAL:
         CHECK(json_real_value(v) == json_real_value(v)); /* not NaN */

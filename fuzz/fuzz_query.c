@@ -2,7 +2,7 @@
  * (query_parse_args in src/api/query.c, which query_parse runs on a
  * request's arguments).
  *
- * The input's first byte picks the list (LISTS below, modulo their count);
+ * The input's first byte picks the list (fz_list_id(), fuzz/common.h);
  * the rest is the query string after '?'. It is split into arguments as
  * libmicrohttpd does: at '&', then at the first '=' (no '=': a NULL value),
  * each part decoded ('+' a space, %XX a byte); a key holding %00 ends
@@ -23,16 +23,6 @@
 #include "api/query.h"
 #include "domain/dt.h"
 #include "domain/uid.h"
-
-static const char *const LISTS[] = {
-    "List-entitlements",
-    "List-customers-with-filtering-and-pagination",
-    "List-customer-entitlements",
-    "List-unique-entitlements-for-customer",
-    "List-customer-entitlement-balances-with-advanced-filtering",
-    "List-customer-ledger",
-};
-#define NLISTS (sizeof LISTS / sizeof LISTS[0])
 
 #define MAX_ARGS 1024
 
@@ -142,7 +132,7 @@ static void check_value(const qfield *f, list_op op, const list_value *v) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
-    const list_spec *spec = api_list_spec(LISTS[data[0] % NLISTS]);
+    const list_spec *spec = api_list_spec(fz_list_id(data[0]));
     CHECK(spec);
     static args a;
     split_args((const char *)data + 1, size - 1, &a);
