@@ -388,8 +388,10 @@ SCHEMAS["ConsumeDraw"] = answer_obj(
 
 SCHEMAS["ConsumeResponse"] = answer_obj(
     {
-        "entitlement_id": with_(UUID, title="Entitlement Id"),
-        "customer_id": with_(UUID, title="Customer Id"),
+        "entitlement": with_(UUID, title="Entitlement",
+                             description="The entitlement's id (the path's `entitlement_id`)."),
+        "customer": with_(UUID, title="Customer",
+                          description="The customer's id (the path's `customer_id`)."),
         "quantity": with_(NUM, exclusiveMinimum=0, title="Quantity",
                           description="The quantity consumed (the request's)."),
         "at": with_(DT, title="At", description="The instant of the consumption. " + DT_OUT),
@@ -422,8 +424,10 @@ SCHEMAS["ConsumeShort"] = answer_obj(
 
 SCHEMAS["Balance"] = answer_obj(
     {
-        "entitlement_id": with_(UUID, title="Entitlement Id"),
-        "customer_id": with_(UUID, title="Customer Id"),
+        "entitlement": with_(UUID, title="Entitlement",
+                             description="The entitlement's id (the path's `entitlement_id`)."),
+        "customer": with_(UUID, title="Customer",
+                          description="The customer's id (the path's `customer_id`)."),
         "at": with_(DT, title="At", description="The instant of the balance. " + DT_OUT),
         "quantity": with_(QTY, title="Quantity",
                           description="Sum of `quantity` over the active rows that have one."),
@@ -459,8 +463,10 @@ SCHEMAS["LedgerEntry"] = answer_obj(
                                  "share it."),
         "at": with_(DT, title="At", description="When the change was made. " + DT_OUT),
         "kind": ref("LedgerEntryKind"),
-        "entitlement_id": with_(UUID, title="Entitlement Id"),
-        "customer_id": with_(UUID, title="Customer Id"),
+        "entitlement": with_(UUID, title="Entitlement",
+                             description="The entitlement's id (the path's `entitlement_id`)."),
+        "customer": with_(UUID, title="Customer",
+                          description="The customer's id (the path's `customer_id`)."),
         "row_id": with_(UUID, title="Row Id", description="The customer entitlement row."),
         "quantity_delta": with_(NUM, title="Quantity Delta",
                                 description="`quantity` after minus before (null counts as "

@@ -134,8 +134,8 @@ void h_consume(void *appv, http_req *r) {
         api_reply_store(r, rc, "Customer entitlement");
         goto out;
     }
-    jw_kstr(&w, "entitlement_id", ent);
-    jw_kstr(&w, "customer_id", cust);
+    jw_kstr(&w, "entitlement", ent);
+    jw_kstr(&w, "customer", cust);
     jw_knum(&w, "quantity", q);
     jw_key(&w, "at");
     jw_time(&w, at);
@@ -224,8 +224,8 @@ void h_balance(void *appv, http_req *r) {
     jw w;
     jw_init(&w, 4096);
     jw_obj_begin(&w);
-    jw_kstr(&w, "entitlement_id", ent);
-    jw_kstr(&w, "customer_id", cust);
+    jw_kstr(&w, "entitlement", ent);
+    jw_kstr(&w, "customer", cust);
     jw_key(&w, "at");
     jw_time(&w, at);
     write_balance_members(&w, &bal);

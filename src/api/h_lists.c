@@ -158,8 +158,8 @@ static void item_ledger(jw *w, const list_result *res, size_t i, const list_para
     jw_key(w, "at");
     jw_time(w, e->at);
     jw_kstr(w, "kind", ledger_kind_names[e->kind]);
-    jw_kstr(w, "entitlement_id", e->entitlement);
-    jw_kstr(w, "customer_id", e->customer);
+    jw_kstr(w, "entitlement", e->entitlement);
+    jw_kstr(w, "customer", e->customer);
     jw_kstr(w, "row_id", e->row);
     jw_knum(w, "quantity_delta", e->quantity_delta);
     jw_knum(w, "quantity_used_delta", e->quantity_used_delta);

@@ -14,16 +14,16 @@ from harness import cli, parse_dt, url
 UTC = datetime.timezone.utc
 
 # The members of a ledger entry, in the contract's order.
-ENTRY_KEYS = ["seq", "at", "kind", "entitlement_id", "customer_id", "row_id",
+ENTRY_KEYS = ["seq", "at", "kind", "entitlement", "customer", "row_id",
               "quantity_delta", "quantity_used_delta", "quantity", "quantity_used",
               "active_from", "expiry_at", "request_id", "idempotency_key"]
 
 # The members of a balance answer.
-BALANCE_KEYS = ["entitlement_id", "customer_id", "at", "quantity", "quantity_used",
+BALANCE_KEYS = ["entitlement", "customer", "at", "quantity", "quantity_used",
                 "quantity_remaining", "unlimited", "active_rows"]
 
 # The members of a consume answer.
-CONSUME_KEYS = ["entitlement_id", "customer_id", "quantity", "at", "ledger_seq", "draws",
+CONSUME_KEYS = ["entitlement", "customer", "quantity", "at", "ledger_seq", "draws",
                 "quantity_remaining"]
 
 MISMATCH = {"detail": "Idempotency-Key was already used with a different request"}

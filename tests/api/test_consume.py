@@ -60,7 +60,7 @@ class ConsumeCase(ServerTestCase):
             self.assertEqual(list(d.keys()),
                              ["id", "quantity_drawn", "quantity", "quantity_used",
                               "quantity_remaining"], "draw members or their order\n%s" % r)
-        want = {"entitlement_id": e, "customer_id": c, "quantity": quantity, "at": at,
+        want = {"entitlement": e, "customer": c, "quantity": quantity, "at": at,
                 "ledger_seq": seq, "draws": draws, "quantity_remaining": remaining}
         self.assertSame(want, got, str(r))
         return seq

@@ -307,7 +307,7 @@ class CrashLoop(ServerTestCase):
             # every row's quantity_used is what its consume entries add up to
             used = collections.defaultdict(float)
             for x in entries:
-                if x["kind"] == "consume" and x["customer_id"] == st.customer:
+                if x["kind"] == "consume" and x["customer"] == st.customer:
                     used[x["row_id"]] += x["quantity_used_delta"]
             for row_id, row in rows.items():
                 if row["entitlement"] == e_consume and (row["quantity_used"] or 0) != used[row_id]:

@@ -21,7 +21,7 @@ def uuid_error(loc_kind, name, value="nope"):
 
 
 def entry(seq, kind, e, c, rid, qd, qud, q, qu, af, ex, request_id, key=None):
-    return {"seq": seq, "at": "{AT}", "kind": kind, "entitlement_id": e, "customer_id": c,
+    return {"seq": seq, "at": "{AT}", "kind": kind, "entitlement": e, "customer": c,
             "row_id": rid, "quantity_delta": qd, "quantity_used_delta": qud, "quantity": q,
             "quantity_used": qu, "active_from": af, "expiry_at": ex, "request_id": request_id,
             "idempotency_key": key}
@@ -226,7 +226,7 @@ class LedgerEntries(LedgerCase):
         self.create(e, c2, quantity=1)
         self.consume(e, c2, 1)
         got = self.ledger(c1)
-        self.assertEqual([(x["kind"], x["row_id"], x["customer_id"]) for x in got],
+        self.assertEqual([(x["kind"], x["row_id"], x["customer"]) for x in got],
                          [("create", a, c1)])
 
     def test_deleted_rows_keep_their_entries(self):
@@ -377,11 +377,11 @@ class LedgerPaging(LedgerCase):
         s, at = mid["seq"], mid["at"]
         e1, e2 = self.e1, self.e2
         cases = [
-            ({"entitlement": e1}, lambda x: x["entitlement_id"] == e1),
-            ({"entitlement": e2.upper()}, lambda x: x["entitlement_id"] == e2),
+            ({"entitlement": e1}, lambda x: x["entitlement"] == e1),
+            ({"entitlement": e2.upper()}, lambda x: x["entitlement"] == e2),
             ({"entitlement": new_id()}, lambda x: False),
             ({"entitlement__in": "%s,%s" % (e1, e2)}, lambda x: True),
-            ({"entitlement__in": "%s,%s" % (e2, new_id())}, lambda x: x["entitlement_id"] == e2),
+            ({"entitlement__in": "%s,%s" % (e2, new_id())}, lambda x: x["entitlement"] == e2),
             ({"row": self.rows1[0]}, lambda x: x["row_id"] == self.rows1[0]),
             ({"row": self.rows2[0]}, lambda x: x["row_id"] == self.rows2[0]),
             ({"kind": "consume"}, lambda x: x["kind"] == "consume"),
@@ -397,7 +397,7 @@ class LedgerPaging(LedgerCase):
             ({"at__lt": at}, lambda x: parse_dt(x["at"]) < parse_dt(at)),
             ({"at__lte": at}, lambda x: parse_dt(x["at"]) <= parse_dt(at)),
             ({"entitlement": e1, "kind": "consume", "seq__gte": s},
-             lambda x: x["entitlement_id"] == e1 and x["kind"] == "consume" and x["seq"] >= s),
+             lambda x: x["entitlement"] == e1 and x["kind"] == "consume" and x["seq"] >= s),
         ]
         for params, keep in cases:
             with self.subTest(params=params):

@@ -10,7 +10,7 @@ from ledger_check import (BALANCE_KEYS, CUST_404, ENT_404, balance_path, by_seq,
 
 
 def bal(e, c, at, quantity, used, remaining, active_rows, unlimited=False):
-    return {"entitlement_id": e, "customer_id": c, "at": at, "quantity": quantity,
+    return {"entitlement": e, "customer": c, "at": at, "quantity": quantity,
             "quantity_used": used, "quantity_remaining": remaining, "unlimited": unlimited,
             "active_rows": active_rows}
 

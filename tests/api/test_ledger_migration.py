@@ -56,7 +56,7 @@ class LedgerMigration(ServerTestCase):
             with self.subTest(row=x["row_id"]):
                 self.assertEqual(x["kind"], "create")
                 self.assertEqual(x["at"], row["created_at"], "the entry is at the row's created_at")
-                self.assertEqual((x["entitlement_id"], x["customer_id"]), (row["entitlement"], row["customer"]))
+                self.assertEqual((x["entitlement"], x["customer"]), (row["entitlement"], row["customer"]))
                 for k in ("quantity", "quantity_used", "active_from", "expiry_at"):
                     self.assertSame(row[k], x[k], k)
                 self.assertSame(row["quantity"] or 0, x["quantity_delta"])
