@@ -54,7 +54,21 @@ void api_reply_store(http_req *r, store_rc rc, const char *what) {
         http_reply_detail(r, 503, "The database is busy or unavailable; retry shortly");
         return;
     case STORE_ERROR:
-        http_reply_detail(r, 500, "Internal Server Error: the database failed; nothing was changed");
+        http_reply_detail(r, 500,
+                          "Internal Server Error: the database failed; nothing was changed");
+        return;
+    case STORE_UNKNOWN: /* no Retry-After: a retry is refused until a restart */
+        http_reply_detail(r, 503,
+                          "The change may or may not have been kept: the database could not be "
+                          "synced to disk. The server accepts no more writes until it is "
+                          "restarted; then read the object, or retry with the same "
+                          "Idempotency-Key, to learn the outcome");
+        return;
+    case STORE_HALTED:
+        http_reply_detail(r, 503,
+                          "Writes are refused until the server is restarted: the database could "
+                          "not be synced to disk, so what it holds is uncertain; nothing was "
+                          "changed");
         return;
     }
 }

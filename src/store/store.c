@@ -31,6 +31,8 @@ const char *store_rc_name(store_rc rc) {
     case STORE_BUSY: return "busy";
     case STORE_SHORT: return "short";
     case STORE_ERROR: return "error";
+    case STORE_UNKNOWN: return "outcome unknown";
+    case STORE_HALTED: return "halted";
     }
     return "?";
 }

@@ -22,6 +22,11 @@ typedef enum {
     STORE_BUSY,      /* the database is locked or unreachable: retry later (503) */
     STORE_SHORT,     /* consume: the active rows hold less than asked (409) */
     STORE_ERROR,     /* anything else (500), logged by the backend */
+    /* A write whose outcome is unknown (503): its commit was made but the
+     * sync that was to make it durable failed, so it may or may not be on
+     * disk. The store then refuses every later write (STORE_HALTED). */
+    STORE_UNKNOWN,
+    STORE_HALTED, /* writes refused since a failed sync; nothing changed (503) */
 } store_rc;
 
 typedef struct store store;

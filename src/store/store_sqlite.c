@@ -319,6 +319,12 @@ typedef struct {
     uint64_t committed; /* commits made, counted under write_lock */
     uint64_t synced;    /* commits the syncer has synced */
     bool syncing;
+    /* A sync failed: what the WAL holds on disk is unknown from then on (the
+     * kernel may have dropped the pages it could not write, and a later
+     * fdatasync that succeeds says nothing of them), so no write is
+     * acknowledged or accepted again by this process; a restart reopens the
+     * database from what is on disk. Under sync_lock. */
+    bool halted;
     int wal_fd;
     ino_t wal_ino;
     char *wal_path;
@@ -670,6 +676,13 @@ static void call_deferred(member *m) {
     }
 }
 
+static bool is_halted(sq_store *q) {
+    pthread_mutex_lock(&q->sync_lock);
+    bool h = q->halted;
+    pthread_mutex_unlock(&q->sync_lock);
+    return h;
+}
+
 static bool syncer_busy(sq_store *q) {
     pthread_mutex_lock(&q->sync_lock);
     bool busy = q->syncing || q->to_sync;
@@ -682,6 +695,7 @@ static bool syncer_busy(sq_store *q) {
  * on failure every member learns it now. */
 static void batch_close(sq_store *q, conn *c, store_rc r) {
     if (r == STORE_OK && q->batch_n == 0) r = STORE_NOT_FOUND; /* nothing to commit */
+    if (r == STORE_OK && is_halted(q)) r = STORE_HALTED; /* rolled back, never acknowledged */
     if (r == STORE_OK) {
         if (sqlite3_get_autocommit(c->db)) {
             r = STORE_ERROR; /* SQLite rolled the transaction back after an error */
@@ -723,6 +737,10 @@ static void batch_close(sq_store *q, conn *c, store_rc r) {
  * when none is open, then this writer's savepoint. */
 static store_rc batch_enter(sq_store *q, conn **out) {
     pthread_mutex_lock(&q->write_lock);
+    if (is_halted(q)) {
+        pthread_mutex_unlock(&q->write_lock);
+        return STORE_HALTED;
+    }
     if (!q->writer) {
         if (!(q->writer = conn_open(q))) {
             pthread_mutex_unlock(&q->write_lock);
@@ -807,6 +825,17 @@ static store_rc batch_leave(sq_store *q, conn *c, store_rc r) {
     return stack_m.rc == STORE_OK ? stack_m.keep : stack_m.rc;
 }
 
+/* fdatasync(), or in a fault build the failure ENTITLED_FAULT_SYNC asks for. */
+static int sync_wal(int fd) {
+#ifdef ENTITLED_FAULTS
+    if (fault_sync_fails()) {
+        errno = EIO;
+        return -1;
+    }
+#endif
+    return fdatasync(fd);
+}
+
 /* The syncer: fdatasync the WAL for every committed member, tell them, then
  * commit the batch that gathered meanwhile. */
 static void *syncer_main(void *arg) {
@@ -821,16 +850,25 @@ static void *syncer_main(void *arg) {
         uint64_t target = q->committed;
         int fd = wal_fd(q);
         pthread_mutex_unlock(&q->sync_lock);
-        int rc = fd >= 0 ? fdatasync(fd) : -1;
-        if (rc != 0) fprintf(stderr, "store_sqlite: cannot sync %s: %s\n", q->wal_path, strerror(errno));
+        int rc = fd >= 0 ? sync_wal(fd) : -1;
+        if (rc != 0)
+            fprintf(stderr,
+                    "store_sqlite: cannot sync %s: %s; from now on every write is refused (503): "
+                    "restart the server to reopen the database from what is on disk\n",
+                    q->wal_path, strerror(errno));
         member *call = NULL;
         pthread_mutex_lock(&q->sync_lock);
-        /* a failed sync fails its members for good: a later sync that
-         * succeeds proves nothing about pages the kernel dropped */
+        /* A failed sync halts the store for good (is_halted): its members'
+         * changes were committed and may be on disk or not, so they are
+         * told exactly that (STORE_UNKNOWN), and so is any member synced
+         * after it, since a later sync that succeeds proves nothing about
+         * pages the kernel dropped. Nothing is rolled back: SQLite cannot
+         * undo a commit, and a restart finds what the disk kept. */
+        if (rc != 0) q->halted = true;
         if (target > q->synced) q->synced = target;
         for (member *m = batch, *n; m; m = n) {
             n = m->next;
-            member_finish(q, m, rc == 0 ? STORE_OK : STORE_ERROR, &call);
+            member_finish(q, m, q->halted ? STORE_UNKNOWN : STORE_OK, &call);
         }
         q->syncing = false;
         pthread_mutex_unlock(&q->sync_lock);

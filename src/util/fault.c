@@ -5,6 +5,7 @@
 #ifdef ENTITLED_FAULTS
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,22 @@ static bool hit(arm_kind k) {
 
 fault_store_kind fault_store_call(void) {
     return hit(ARM_STORE) ? t_store_kind : FAULT_NONE;
+}
+
+/* The syncer's fdatasync runs on its own thread, for many requests: its
+ * fault is the process's, set once by the environment. */
+bool fault_sync_fails(void) {
+    static atomic_long left = -1; /* -1: not read yet; 0: spent or never */
+    long n = atomic_load(&left);
+    if (n < 0) {
+        const char *v = getenv("ENTITLED_FAULT_SYNC");
+        long want = v ? strtol(v, NULL, 10) : 0;
+        long expect = -1;
+        atomic_compare_exchange_strong(&left, &expect, want > 0 ? want : 0);
+    }
+    for (n = atomic_load(&left); n > 0;)
+        if (atomic_compare_exchange_weak(&left, &n, n - 1)) return n == 1;
+    return false;
 }
 
 /* ---- the allocator ----------------------------------------------------------

@@ -19,6 +19,10 @@
  *                              server runs with ENTITLED_FAULT_JANSSON=1,
  *                              which counts jansson's too)
  *
+ * And for the process, set by the environment: ENTITLED_FAULT_SYNC=N makes
+ * the Nth fdatasync of SQLite's WAL by the syncer fail with EIO, once
+ * (src/store/store_sqlite.c; the server then halts its writes).
+ *
  * Each fault fires once (the calls after the Nth succeed again, as a transient
  * failure would), and fault_fired() tells whether it did: a request whose
  * fault did not fire made fewer than N such calls. Under ASan,
@@ -42,6 +46,8 @@ bool fault_fired(void);
 /* Called before each sqlite3_step(): FAULT_NONE to step, else the failure to
  * return instead (the armed store fault's Nth call). */
 fault_store_kind fault_store_call(void);
+/* Called before each WAL sync: true for the one ENTITLED_FAULT_SYNC names. */
+bool fault_sync_fails(void);
 
 #endif /* ENTITLED_FAULTS */
 #endif
