@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     const char *flag; /* "--listen" */
@@ -27,7 +28,7 @@ typedef struct {
 /* A setting whose `flag` does not start with '-' is a positional argument
  * (S_KEY_ID): a command takes at most one, given as a bare word. */
 enum { S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_REQ_TIMEOUT, S_MAX_BODY,
-       S_MAX_HEADER, S_MAX_URL, S_MAX_QUERY, S_MAX_DEPTH, S_NAME, S_ORG, S_BEFORE, S_KEY_ID, S_COUNT };
+       S_MAX_HEADER, S_MAX_URL, S_MAX_QUERY, S_MAX_DEPTH, S_GRACE, S_NAME, S_ORG, S_BEFORE, S_KEY_ID, S_COUNT };
 
 static setting SETTINGS[S_COUNT] = {
     [S_LISTEN] = {"--listen", "ENTITLED_LISTEN", "127.0.0.1:8080", "HOST:PORT to serve on"},
@@ -57,6 +58,10 @@ static setting SETTINGS[S_COUNT] = {
                      "most query parameters in one request (400 above)"},
     [S_MAX_DEPTH] = {"--max-json-depth", "ENTITLED_MAX_JSON_DEPTH", "64",
                      "deepest nesting of a JSON body (400 above)"},
+    [S_GRACE] = {"--shutdown-grace", "ENTITLED_SHUTDOWN_GRACE", "10",
+                 "seconds SIGTERM or SIGHUP lets requests under way finish (their uploads "
+                 "included); then those not yet handled are refused (503) and the answers "
+                 "waiting for their fsync are sent before exit"},
     [S_NAME] = {"--name", NULL, NULL, "the organisation's name"},
     [S_ORG] = {"--org", NULL, NULL, "the organisation's UUID"},
     [S_BEFORE] = {"--before", NULL, NULL, "a date (YYYY-MM-DD, UTC) or an RFC 3339 date-time"},
@@ -66,7 +71,7 @@ static setting SETTINGS[S_COUNT] = {
                   "request on"},
 };
 
-#define MAX_FLAGS 12
+#define MAX_FLAGS 13
 #define KEY_ID_LEN 16 /* hex digits of a key's id: "ek_" KEY_ID "_" secret (api/auth.c) */
 
 typedef struct {
@@ -87,7 +92,7 @@ static int cmd_verify(void);
 static int cmd_idem_prune(void);
 
 static const command COMMANDS[] = {
-    {"serve", cmd_serve, "serve the API over HTTP", {S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_REQ_TIMEOUT, S_MAX_BODY, S_MAX_HEADER, S_MAX_URL, S_MAX_QUERY, S_MAX_DEPTH}, {-1, -1}},
+    {"serve", cmd_serve, "serve the API over HTTP", {S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_REQ_TIMEOUT, S_MAX_BODY, S_MAX_HEADER, S_MAX_URL, S_MAX_QUERY, S_MAX_DEPTH, S_GRACE}, {-1, -1}},
     {"org create", cmd_org_create, "create an organisation; prints its UUID", {S_NAME, S_DB, -1}, {S_NAME, -1}},
     {"routes", cmd_routes, "list the routes served: METHOD PATH OPERATION_ID, one a line", {-1}, {-1, -1}},
     {"apikey create", cmd_apikey_create, "create an API key; prints the key (shown only once)", {S_ORG, S_DB, -1}, {S_ORG, -1}},
@@ -448,7 +453,7 @@ static int cmd_serve(void) {
     const char *listen = get(S_LISTEN);
     const char *colon = strrchr(listen, ':');
     unsigned long port, threads, timeout, maxconn, pool, req_timeout, max_body, max_header, max_url,
-        max_query, max_depth;
+        max_query, max_depth, grace;
     char host[64];
     if (!colon || (size_t)(colon - listen) >= sizeof host || !parse_uint(colon + 1, 1, 65535, &port)) {
         fprintf(stderr, "entitled serve: --listen must be HOST:PORT, got '%s'\n", listen);
@@ -472,6 +477,7 @@ static int cmd_serve(void) {
         {S_MAX_URL, 256, 16ul << 20, &max_url},
         {S_MAX_QUERY, 1, 10000, &max_query},
         {S_MAX_DEPTH, 1, 10000, &max_depth},
+        {S_GRACE, 0, 3600, &grace},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (nums[i].s == S_THREADS && strcmp(get(S_THREADS), "auto") == 0) {
@@ -485,13 +491,15 @@ static int cmd_serve(void) {
         }
     }
     pyjson_max_depth = (unsigned)max_depth; /* set once, before any thread parses */
-    /* SIGTERM and SIGINT are taken by sigwait() below, in this thread only:
-     * block them before any thread starts (the store's syncer, the HTTP
-     * workers) so they inherit the mask. */
+    /* SIGTERM, SIGINT and SIGHUP are taken by sigwait() below, in this
+     * thread only: block them before any thread starts (the store's syncer,
+     * the HTTP workers) so they inherit the mask. SIGHUP drains and exits
+     * like SIGTERM (there is no log file to reopen: the log is stderr). */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     store *st = open_store("serve", (unsigned)pool);
@@ -531,8 +539,13 @@ static int cmd_serve(void) {
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "entitled: %s received, finishing in-flight requests\n",
-            sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    http_stop(srv, 10000);
+            sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT");
+    if (!http_stop(srv, (unsigned)grace * 1000)) {
+        /* answers still wait for a disk that does not answer: none of them
+         * was acknowledged, and stopping libmicrohttpd now would abort */
+        fprintf(stderr, "entitled: stopped without finishing\n");
+        _exit(1);
+    }
     store_close(st);
     fprintf(stderr, "entitled: stopped\n");
     return 0;

@@ -847,16 +847,16 @@ R422_WRITE = {"description": R422_DETAIL,
               "content": json_content({"anyOf": [ref("HTTPValidationError"),
                                                  ref("ErrorDetail")]})}
 R500 = err("Internal error (never for a client's mistake); nothing was written.")
-R503 = {"description": "The database is busy or unavailable; retry after `Retry-After` "
-                       "seconds. Without `Retry-After`, a SQLite server whose fsync of the "
-                       "database failed: a retry is refused until the server is restarted, "
-                       "and the detail says whether the change of this request may have "
-                       "been kept (then read the object, or retry with the same "
+R503 = {"description": "The database is busy or unavailable, or the server is shutting "
+                       "down; retry after `Retry-After` seconds. On a SQLite server whose "
+                       "fsync of the database failed, writes are refused until it is "
+                       "restarted, and the detail says whether the change of this request "
+                       "may have been kept (then read the object, or retry with the same "
                        "`Idempotency-Key` after the restart, to learn the outcome) or "
                        "nothing was changed.",
-        "headers": {"Retry-After": {"description": "Seconds to wait: 1. Absent when a "
-                                                   "retry cannot succeed before a restart.",
-                                    "schema": with_(INT, minimum=0)}},
+        "headers": {"Retry-After": {"description": "Seconds to wait: 1 (5 when the server "
+                                                   "must be restarted first).",
+                                    "required": True, "schema": with_(INT, minimum=0)}},
         "content": json_content(ref("ErrorDetail"))}
 
 
@@ -1220,8 +1220,7 @@ fields are ignored (a consume's are 422 `extra_forbidden`).
 "msg", "input", "ctx"?}, ...]}`, pydantic v2's types and messages, every \
 error of the request at once.
 - **Other errors** are `{"detail": "<sentence>"}`: 400, 401, 403, 404, 405, \
-409, 413, 500 and 503 (with `Retry-After`, unless a failed fsync halted \
-the server's writes until a restart). A short consume's 409 adds \
+409, 413, 500 and 503 (with `Retry-After`). A short consume's 409 adds \
 `requested` and `available`; a 422 is `{"detail": "<sentence>"}` when an \
 `Idempotency-Key` is reused with another request, or a Feature entitlement is \
 consumed.

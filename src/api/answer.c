@@ -57,7 +57,8 @@ void api_reply_store(http_req *r, store_rc rc, const char *what) {
         http_reply_detail(r, 500,
                           "Internal Server Error: the database failed; nothing was changed");
         return;
-    case STORE_UNKNOWN: /* no Retry-After: a retry is refused until a restart */
+    case STORE_UNKNOWN: /* a retry is refused until a restart: wait longer */
+        http_reply_header(r, "Retry-After", "5");
         http_reply_detail(r, 503,
                           "The change may or may not have been kept: the database could not be "
                           "synced to disk. The server accepts no more writes until it is "
@@ -65,6 +66,7 @@ void api_reply_store(http_req *r, store_rc rc, const char *what) {
                           "Idempotency-Key, to learn the outcome");
         return;
     case STORE_HALTED:
+        http_reply_header(r, "Retry-After", "5");
         http_reply_detail(r, 503,
                           "Writes are refused until the server is restarted: the database could "
                           "not be synced to disk, so what it holds is uncertain; nothing was "

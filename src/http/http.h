@@ -117,8 +117,13 @@ typedef struct http_server http_server;
 
 /* Start serving in libmicrohttpd's thread pool; NULL with `err` on failure. */
 http_server *http_start(const http_config *cfg, char *err, size_t errcap);
-/* Stop accepting, let in-flight requests finish (up to `grace_ms`), stop. */
-void http_stop(http_server *s, unsigned grace_ms);
+/* Stop accepting; let in-flight requests finish (up to `grace_ms`), each
+ * answer closing its connection; then refuse what is not handled yet, wait
+ * for the answers held for their fsync (up to HTTP_STOP_ACTIVE_MS), and
+ * stop. False when held answers never came: the server was not stopped and
+ * the process must exit without it. */
+#define HTTP_STOP_ACTIVE_MS 30000u
+bool http_stop(http_server *s, unsigned grace_ms);
 
 /* Route matching, also used by tests and the OpenAPI check. */
 typedef enum { ROUTER_OK, ROUTER_NOT_FOUND, ROUTER_METHOD_NOT_ALLOWED } router_rc;

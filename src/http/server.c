@@ -46,6 +46,14 @@ struct http_server {
     pthread_mutex_t logs_lock; /* the list of log buffers */
     struct log_buf *logs;
     atomic_bool stopping;
+    /* Shutdown (http_stop): while draining every answer closes its
+     * connection; once closing, a request not yet handled is refused with a
+     * 503, so that no connection is newly suspended. `active` counts the
+     * requests between their handler and their answer, the suspended ones
+     * included: libmicrohttpd aborts when stopped with a suspended
+     * connection. */
+    atomic_bool draining, closing;
+    atomic_int active;
 };
 
 typedef struct {
@@ -61,6 +69,7 @@ typedef struct {
     bool suspended;
     bool released;
     int release_rc;
+    bool active; /* counted in http_server.active */
 } req_state;
 
 void http_hold(http_req *r) {
@@ -238,7 +247,8 @@ static void log_line(struct http_server *srv, req_state *st) {
     pthread_mutex_unlock(&b->mu);
 }
 
-static enum MHD_Result send_answer(struct MHD_Connection *c, http_req *r) {
+static enum MHD_Result send_answer(struct http_server *srv, struct MHD_Connection *c,
+                                   http_req *r) {
     if (!r->out) {
         /* only when memory ran out building the answer */
         r->status = 500;
@@ -258,6 +268,8 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, http_req *r) {
     for (int i = 0; i < HTTP_EXTRA_HEADERS; i++)
         if (r->extra_header[i][0])
             MHD_add_response_header(resp, r->extra_header[i], r->extra_value[i]);
+    /* shutting down: the client sends its next request elsewhere */
+    if (atomic_load(&srv->draining)) MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -470,6 +482,41 @@ static int add_body(struct http_server *srv, req_state *st, const char *data, si
     return 0;
 }
 
+/* ---- shutdown: active requests --------------------------------------------- */
+
+/* Count the request as active before its handler runs; false once the
+ * server is closing (checked after counting, so that http_stop() either
+ * sees the count or the request sees the flag). */
+static bool set_active(struct http_server *srv, req_state *st) {
+    atomic_fetch_add(&srv->active, 1);
+    st->active = true;
+    if (!atomic_load(&srv->closing)) return true;
+    atomic_fetch_sub(&srv->active, 1);
+    st->active = false;
+    return false;
+}
+
+static void clear_active(struct http_server *srv, req_state *st) {
+    if (!st->active) return;
+    st->active = false;
+    atomic_fetch_sub(&srv->active, 1);
+}
+
+static enum MHD_Result answer_active(struct http_server *srv, req_state *st,
+                                     struct MHD_Connection *c) {
+    enum MHD_Result ret = send_answer(srv, c, &st->req);
+    clear_active(srv, st);
+    return ret;
+}
+
+static void refuse_closing(req_state *st) {
+    http_reply_header(&st->req, "Retry-After", "1");
+    http_reply_detail(&st->req, 503,
+                      "The server is shutting down and takes no new requests; nothing was "
+                      "changed: retry on another instance or after the restart");
+    st->refused = true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
@@ -492,7 +539,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         on_headers(srv, st);
         /* Refused before the body: answer now; libmicrohttpd then closes the
          * connection instead of reading a body nobody wants. */
-        if (st->refused) return send_answer(c, &st->req);
+        if (!st->refused && atomic_load(&srv->closing)) refuse_closing(st);
+        if (st->refused) return send_answer(srv, c, &st->req);
         return MHD_YES;
     }
     if (*upload_size) {
@@ -507,7 +555,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     http_req *r = &st->req;
     if (st->held) { /* resumed: the release has come */
         if (st->release_rc && srv->cfg.lost) srv->cfg.lost(srv->cfg.app, r, st->release_rc);
-        return send_answer(c, r);
+        return answer_active(srv, st, c);
     }
     conn_watch *w = watch_of(c);
     if (w) atomic_store(&w->window_start_us, 0); /* the request is whole: no deadline */
@@ -515,6 +563,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         char msg[96];
         snprintf(msg, sizeof msg, "Request body too large (limit %zu bytes)", srv->cfg.max_body);
         http_reply_detail(r, 413, msg);
+    } else if (!set_active(srv, st)) {
+        refuse_closing(st);
     } else {
         if (srv->cfg.invoke) srv->cfg.invoke(srv->cfg.app, r);
         else r->route->fn(srv->cfg.app, r);
@@ -530,7 +580,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (wait) return MHD_YES;
         if (st->release_rc && srv->cfg.lost) srv->cfg.lost(srv->cfg.app, r, st->release_rc);
     }
-    return send_answer(c, r);
+    return answer_active(srv, st, c);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -542,6 +592,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     conn_watch *w = watch_of(c);
     if (w) atomic_store(&w->window_start_us, dt_now()); /* the next request's window */
     log_line(srv, st);
+    clear_active(srv, st); /* a suspended client that went away */
     free(st->req.body);
     free(st->req.out);
     if (st->started) atomic_fetch_sub(&srv->in_flight, 1);
@@ -610,12 +661,37 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
     return s;
 }
 
-void http_stop(http_server *s, unsigned grace_ms) {
-    if (!s) return;
-    MHD_quiesce_daemon(s->d); /* no new connections */
-    for (unsigned waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10) {
+/* Wait up to `ms` for *n to be 0; true when it is. */
+static bool wait_zero(atomic_int *n, unsigned ms) {
+    for (unsigned waited = 0; atomic_load(n) > 0; waited += 10) {
+        if (waited >= ms) return false;
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+bool http_stop(http_server *s, unsigned grace_ms) {
+    if (!s) return true;
+    /* No new connections, and each answer from now on closes its own, so
+     * that keep-alive clients stop sending here; the requests under way
+     * finish within the grace. */
+    MHD_socket listening = MHD_quiesce_daemon(s->d);
+    /* ours to close: left open, new clients would wait in its backlog
+     * instead of being refused at once */
+    if (listening != MHD_INVALID_SOCKET) close(listening);
+    atomic_store(&s->draining, true);
+    wait_zero(&s->in_flight, grace_ms);
+    /* Past the grace (a slow upload), nothing more is handled, and what has
+     * been handled is answered: a write waiting for its fsync is resumed
+     * by the store within that fsync. libmicrohttpd must not be stopped
+     * with a connection suspended, so if the disk never answers the caller
+     * is told and must exit without stopping it. */
+    atomic_store(&s->closing, true);
+    if (!wait_zero(&s->active, HTTP_STOP_ACTIVE_MS)) {
+        fprintf(stderr, "http: %d answers still wait for the database after %u ms\n",
+                atomic_load(&s->active), HTTP_STOP_ACTIVE_MS);
+        return false;
     }
     atomic_store(&s->stopping, true);
     if (atomic_load(&s->watchdog_running)) pthread_join(s->watchdog, NULL);
@@ -629,4 +705,5 @@ void http_stop(http_server *s, unsigned grace_ms) {
     pthread_mutex_destroy(&s->logs_lock);
     pthread_mutex_destroy(&s->watch_lock);
     free(s);
+    return true;
 }
