@@ -502,6 +502,9 @@ static int cmd_serve(void) {
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* a write past RLIMIT_FSIZE fails with EFBIG (SQLite: SQLITE_FULL, a 507)
+     * instead of killing the process */
+    signal(SIGXFSZ, SIG_IGN);
     store *st = open_store("serve", (unsigned)pool);
     if (!st) return 1;
     if (threads == 0) threads = store_can_defer(st) ? 4 : 32;

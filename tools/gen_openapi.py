@@ -847,6 +847,8 @@ R422_WRITE = {"description": R422_DETAIL,
               "content": json_content({"anyOf": [ref("HTTPValidationError"),
                                                  ref("ErrorDetail")]})}
 R500 = err("Internal error (never for a client's mistake); nothing was written.")
+R507 = err("The database's disk is full, or its file reached the process's size limit "
+           "(RLIMIT_FSIZE); nothing was written.")
 R503 = {"description": "The database is busy or unavailable, or the server is shutting "
                        "down; retry after `Retry-After` seconds. On a SQLite server whose "
                        "fsync of the database failed, writes are refused until it is "
@@ -881,6 +883,7 @@ def responses(ok_resp, body=False, not_found=None, conflict=None, public=False,
     out["500"] = R500
     if not public:
         out["503"] = R503
+        out["507"] = R507
     return out
 
 
@@ -1220,7 +1223,8 @@ fields are ignored (a consume's are 422 `extra_forbidden`).
 "msg", "input", "ctx"?}, ...]}`, pydantic v2's types and messages, every \
 error of the request at once.
 - **Other errors** are `{"detail": "<sentence>"}`: 400, 401, 403, 404, 405, \
-409, 413, 500 and 503 (with `Retry-After`). A short consume's 409 adds \
+409, 413, 500, 503 (with `Retry-After`) and 507 (the database's disk \
+is full; nothing changed). A short consume's 409 adds \
 `requested` and `available`; a 422 is `{"detail": "<sentence>"}` when an \
 `Idempotency-Key` is reused with another request, or a Feature entitlement is \
 consumed.

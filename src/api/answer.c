@@ -65,6 +65,11 @@ void api_reply_store(http_req *r, store_rc rc, const char *what) {
                           "restarted; then read the object, or retry with the same "
                           "Idempotency-Key, to learn the outcome");
         return;
+    case STORE_FULL:
+        http_reply_detail(r, 507,
+                          "Insufficient Storage: the database's disk is full (or the file "
+                          "reached its size limit); nothing was changed");
+        return;
     case STORE_HALTED:
         http_reply_header(r, "Retry-After", "5");
         http_reply_detail(r, 503,

@@ -33,6 +33,7 @@ const char *store_rc_name(store_rc rc) {
     case STORE_ERROR: return "error";
     case STORE_UNKNOWN: return "outcome unknown";
     case STORE_HALTED: return "halted";
+    case STORE_FULL: return "disk full";
     }
     return "?";
 }

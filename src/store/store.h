@@ -27,6 +27,7 @@ typedef enum {
      * disk. The store then refuses every later write (STORE_HALTED). */
     STORE_UNKNOWN,
     STORE_HALTED, /* writes refused since a failed sync; nothing changed (503) */
+    STORE_FULL,   /* the database's disk (or file size limit) is full; nothing changed (507) */
 } store_rc;
 
 typedef struct store store;

@@ -662,6 +662,10 @@ static store_rc failure(pconn *c, const char *what, const PGresult *res) {
         state_is(state, "57P"))
         return lost(c, what); /* connection exceptions, server shutting down */
     if (state_is(state, "23")) return STORE_CONFLICT; /* as SQLite's SQLITE_CONSTRAINT */
+    if (strcmp(state, "53100") == 0) {                 /* disk_full */
+        fprintf(stderr, "store_pg: %s: %s (%s)\n", what, c->error, state);
+        return STORE_FULL;
+    }
     fprintf(stderr, "store_pg: %s: %s (%s)\n", what, c->error, state);
     /* serialisation, deadlock, lock or statement timeout, resources */
     if (state_is(state, "40") || state_is(state, "55P03") || state_is(state, "57014") ||

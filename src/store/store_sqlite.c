@@ -37,7 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <wctype.h>
 
@@ -362,6 +365,7 @@ static store_rc rc_of(int rc) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return STORE_BUSY;
     case SQLITE_CONSTRAINT: return STORE_CONFLICT;
+    case SQLITE_FULL: return STORE_FULL; /* also a write past RLIMIT_FSIZE (SIGXFSZ ignored) */
     default: return STORE_ERROR;
     }
 }
@@ -616,6 +620,35 @@ static int wal_fd(sq_store *s) {
     return s->wal_fd;
 }
 
+/* Is there no room for the database to grow: its file system nearly full,
+ * or its WAL or file at the process's RLIMIT_FSIZE? */
+static bool no_room(sq_store *q) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", q->path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    struct statvfs fs;
+    if (statvfs(dir, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < (4u << 20)) return true;
+    struct rlimit lim;
+    struct stat st;
+    if (getrlimit(RLIMIT_FSIZE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return false;
+    const char *files[2] = {q->wal_path, q->path};
+    for (int i = 0; i < 2; i++)
+        if (stat(files[i], &st) == 0 && (uint64_t)st.st_size + (64u << 10) >= lim.rlim_cur)
+            return true;
+    return false;
+}
+
+/* A failed commit, whose append to the WAL may have found no room: SQLite
+ * reports a short write as SQLITE_FULL, but a write refused whole (the
+ * file size limit, often a full disk) as SQLITE_IOERR_WRITE, and the errno
+ * it keeps is not reliably the write's, so the room is looked at. */
+static store_rc rc_of_commit(sq_store *q, int rc) {
+    if ((rc & 0xff) == SQLITE_IOERR && no_room(q)) return STORE_FULL;
+    return rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+}
+
 /* ---- durability: batches, commits and the syncer -------------------------------
  *
  * A writer joins the open batch (batch_enter: BEGIN IMMEDIATE if none is
@@ -704,7 +737,7 @@ static void batch_close(sq_store *q, conn *c, store_rc r) {
             sqlite3_reset(c->st[S_COMMIT]);
             if (rc != SQLITE_DONE) {
                 log_db(c->db, "commit");
-                r = rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
+                r = rc_of_commit(q, rc);
             }
         }
     }

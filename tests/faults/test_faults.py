@@ -13,7 +13,8 @@ with --faults.
 For each write operation and each fault kind, N runs 1, 2, 3, ... until the
 fault no longer fires (the request makes fewer than N such calls). For every
 N that fired:
-  - the answer is 500 (503 for busy) with a JSON {"detail": "<text>"};
+  - the answer is 500 (503 for busy, 507 for disk full) with a JSON
+    {"detail": "<text>"};
   - nothing changed: every table of the database (read directly, after
     PRAGMA integrity_check), the objects and lists the API shows and the
     customer's ledger are exactly as before;
@@ -146,7 +147,7 @@ class FaultCase(ServerTestCase):
                 if fired == "false":
                     break
                 COUNTS[(name, kind_name(kind))] = n
-                want = 503 if kind.endswith(":busy") else 500
+                want = {":busy": 503, ":full": 507}.get(kind[kind.rfind(":"):], 500)
                 self.assertDetail(r, want)
                 if want == 503:
                     self.assertEqual(r.header("Retry-After"), "1", "%s\n%s" % (what, r))
