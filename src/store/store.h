@@ -351,6 +351,13 @@ void store_close(store *s);
 
 const char *store_rc_name(store_rc rc);
 
+/* The error of a database whose schema a newer binary wrote (its version,
+ * then this binary's): refused, since its rows may mean what this binary
+ * does not know. */
+#define STORE_SCHEMA_NEWER                                                                         \
+    "the database's schema is version %lld, newer than this binary knows (version %zu): run "  \
+    "the entitled that wrote it, or a newer one"
+
 #define store_org_create(s, ...) ((s)->ops->org_create((s), __VA_ARGS__))
 #define store_org_exists(s, ...) ((s)->ops->org_exists((s), __VA_ARGS__))
 #define store_apikey_create(s, ...) ((s)->ops->apikey_create((s), __VA_ARGS__))

@@ -2039,7 +2039,18 @@ static int migrate(pconn *c, char *err, size_t errcap) {
                      "CREATE TABLE IF NOT EXISTS schema_migrations("
                      "version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
                      NULL);
+    /* a newer binary's schema: its rows may mean what this one does not know */
+    PGresult *top = NULL;
+    if (r == STORE_OK)
+        r = run_text(c, "schema version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                     &top);
+    long long have = r == STORE_OK && PQntuples(top) == 1 ? atoll(PQgetvalue(top, 0, 0)) : 0;
+    PQclear(top);
     r = tx_end(c, r);
+    if (r == STORE_OK && have > (long long)N_MIGRATIONS) {
+        snprintf(err, errcap, STORE_SCHEMA_NEWER, have, N_MIGRATIONS);
+        return -1;
+    }
     for (size_t v = 1; v <= N_MIGRATIONS && r == STORE_OK; v++) {
         PGresult *res = NULL;
         r = run_text(c, "migrate", "BEGIN", NULL);

@@ -473,6 +473,18 @@ static int migrate(sqlite3 *db, char *err, size_t errcap) {
     if (exec_all(db, "CREATE TABLE IF NOT EXISTS schema_migrations("
                      "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)") != SQLITE_OK)
         goto fail;
+    /* a newer binary's schema: its rows may mean what this one does not know */
+    sqlite3_stmt *newest = NULL;
+    sqlite3_int64 top = 0;
+    if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1,
+                           &newest, NULL) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_step(newest) == SQLITE_ROW) top = sqlite3_column_int64(newest, 0);
+    sqlite3_finalize(newest);
+    if (top > (sqlite3_int64)N_MIGRATIONS) {
+        snprintf(err, errcap, STORE_SCHEMA_NEWER, (long long)top, N_MIGRATIONS);
+        return -1;
+    }
     for (size_t v = 1; v <= N_MIGRATIONS; v++) {
         if (exec_all(db, "BEGIN IMMEDIATE") != SQLITE_OK) goto fail;
         sqlite3_stmt *q = NULL;

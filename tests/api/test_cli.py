@@ -316,3 +316,25 @@ class CliEnvironment(unittest.TestCase):
         self.assertEqual(cli("apikey", "create", "--org", org, db=db_flag).rc, 0)
         r2 = cli("apikey", "create", "--org", org, db=db_env)
         self.assertNotEqual(r2.rc, 0, "org found in the ENTITLED_DB file too\n%r" % r2)
+
+
+class CliNewerSchema(unittest.TestCase):
+    """A database whose schema a newer binary wrote is refused, naming both
+    versions (issue 13, low): its rows may mean what this binary does not
+    know. Both backends."""
+
+    def test_newer_schema_refused_by_every_command(self):
+        from ledger_check import db_exec
+        d = harness.new_dir("CliNewerSchema")
+        db = harness.new_db(d)
+        harness.org_create(db)  # the schema as this binary makes it
+        db_exec(db, "INSERT INTO schema_migrations(version, applied_at) VALUES (999, 0)")
+        for args in (("org", "create", "--name", "Late"),
+                     ("verify",),
+                     ("serve", "--listen", "127.0.0.1:%d" % harness.free_port())):
+            with self.subTest(args=args):
+                r = harness.cli(*args, db=db, timeout=20)
+                self.assertNotEqual(r.rc, 0, repr(r))
+                self.assertRegex(r.err, r"schema is version 999, newer than this binary knows "
+                                        r"\(version \d+\)", repr(r))
+        harness.drop_db(db)
