@@ -24,13 +24,22 @@ void store_close(store *s) {
 
 const char *store_rc_name(store_rc rc) {
     switch (rc) {
-    case STORE_OK: return "ok";
-    case STORE_NOT_FOUND: return "not found";
-    case STORE_CONFLICT: return "conflict";
-    case STORE_WINDOW: return "window";
-    case STORE_BUSY: return "busy";
-    case STORE_SHORT: return "short";
-    case STORE_ERROR: return "error";
+    case STORE_OK:
+        return "ok";
+    case STORE_NOT_FOUND:
+        return "not found";
+    case STORE_CONFLICT:
+        return "conflict";
+    case STORE_WINDOW:
+        return "window";
+    case STORE_BUSY:
+        return "busy";
+    case STORE_SHORT:
+        return "short";
+    case STORE_DUPLICATE:
+        return "duplicate";
+    case STORE_ERROR:
+        return "error";
     }
     return "?";
 }
@@ -73,7 +82,8 @@ void store_balance_add(store_balance *b, opt_num quantity, opt_num quantity_used
 
 bool consume_plan(const model_grant *rows, size_t n, double quantity, consume_result *out) {
     store_balance before = {0};
-    for (size_t i = 0; i < n; i++) store_balance_add(&before, rows[i].quantity, rows[i].quantity_used);
+    for (size_t i = 0; i < n; i++)
+        store_balance_add(&before, rows[i].quantity, rows[i].quantity_used);
     out->ndraws = 0;
     out->after = before;
     if (!before.unlimited && before.remaining < quantity) return false;
@@ -174,4 +184,15 @@ bool list_sort_value(const list_result *r, size_t i, const char *sort, list_valu
     v->s = *id;
     v->len = strlen(*id);
     return true;
+}
+
+char *store_email_key(const char *email) {
+    size_t n = strlen(email);
+    char *key = malloc(n + 1);
+    if (!key) return NULL;
+    for (size_t i = 0; i <= n; i++) {
+        char ch = email[i];
+        key[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch | 0x20) : ch;
+    }
+    return key;
 }

@@ -48,13 +48,13 @@
 #include <string.h>
 #include <time.h>
 
-#define PG_BUDGET_MS 10000           /* a store call, from borrowing to giving back */
-#define PG_POOL_WAIT_MS 5000         /* of which waiting for a free connection */
-#define PG_CONNECT_TIMEOUT "5"       /* seconds: libpq's connect_timeout */
-#define PG_STATEMENT_TIMEOUT "10s"   /* the server's side of PG_BUDGET_MS */
-#define PG_RECONNECT_PAUSE_MS 1000   /* after a failed connection, fail fast meanwhile */
-#define PG_MIGRATE_MS 120000         /* opening: migrations may wait for another process */
-#define PG_LIST_CACHE 64             /* list statements prepared per connection */
+#define PG_BUDGET_MS 10000         /* a store call, from borrowing to giving back */
+#define PG_POOL_WAIT_MS 5000       /* of which waiting for a free connection */
+#define PG_CONNECT_TIMEOUT "5"     /* seconds: libpq's connect_timeout */
+#define PG_STATEMENT_TIMEOUT "10s" /* the server's side of PG_BUDGET_MS */
+#define PG_RECONNECT_PAUSE_MS 1000 /* after a failed connection, fail fast meanwhile */
+#define PG_MIGRATE_MS 120000       /* opening: migrations may wait for another process */
+#define PG_LIST_CACHE 64           /* list statements prepared per connection */
 #define PG_MIGRATION_LOCK "7308907241542542692" /* "entitled" read as an int8 */
 
 /* type oids (catalog/pg_type.h is a server header) */
@@ -119,7 +119,8 @@ enum stmt_id {
     "communications_enabled, auto_charge_enabled, custom_data, address, ship_to_address, "         \
     "tax_info, connector, created_at, updated_at"
 #define ENT_COLS                                                                                   \
-    "id, name, description, entitlement_type, units, is_active, product_id, created_at, updated_at"
+    "id, name, description, entitlement_type, units, is_active, product_id, created_at, "          \
+    "updated_at"
 #define GRANT_WHERE "WHERE id = $1 AND org_id = $2 AND entitlement_id = $3 AND customer_id = $4"
 
 /* As store_sqlite.c's, statement for statement; *_LOCK read a row to
@@ -143,15 +144,14 @@ static const struct {
     [P_KEY_REVOKE] = {"revoke key", "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) "
                                     "WHERE id = $1 RETURNING org_id, created_at, revoked_at"},
     [P_CUST_INSERT] = {"insert customer",
-                       "INSERT INTO customers(" CUST_COLS ", org_id) VALUES ($1, $2, $3, $4, $5, "
-                       "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"},
+                       "INSERT INTO customers(" CUST_COLS ", org_id, email_key) VALUES ($1, $2, "
+                       "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"},
     [P_CUST_GET] = {"customer",
                     "SELECT " CUST_COLS " FROM customers WHERE id = $1 AND org_id = $2"},
     [P_CUST_LOCK] = {"lock customer", "SELECT " CUST_COLS " FROM customers "
                                       "WHERE id = $1 AND org_id = $2 FOR UPDATE"},
-    [P_ENT_INSERT] = {"insert entitlement",
-                      "INSERT INTO entitlements(" ENT_COLS ", org_id) "
-                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"},
+    [P_ENT_INSERT] = {"insert entitlement", "INSERT INTO entitlements(" ENT_COLS ", org_id) "
+                                            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"},
     [P_ENT_GET] = {"entitlement",
                    "SELECT " ENT_COLS " FROM entitlements WHERE id = $1 AND org_id = $2"},
     [P_ENT_LOCK] = {"lock entitlement", "SELECT " ENT_COLS " FROM entitlements "
@@ -188,8 +188,10 @@ static const struct {
                        "UPDATE customers SET customer_name = $3, external_id = $4, email = $5, "
                        "phone_number = $6, business_entity_id = $7, communications_enabled = $8, "
                        "auto_charge_enabled = $9, custom_data = $10, address = $11, "
-                       "ship_to_address = $12, tax_info = $13, connector = $14, updated_at = $15 "
-                       "WHERE id = $1 AND org_id = $2"},
+                       "ship_to_address = $12, tax_info = $13, connector = $14, updated_at = $15, "
+                       /* a key is made when the email changes (see migration 5) */
+                       "email_key = CASE WHEN email IS NOT DISTINCT FROM $5 THEN email_key "
+                       "ELSE $16 END WHERE id = $1 AND org_id = $2"},
     [P_CUST_DELETE] = {"delete customer", "DELETE FROM customers WHERE id = $1 AND org_id = $2"},
     [P_CUST_IN_USE] = {"customer in use", "SELECT 1 FROM customer_entitlements "
                                           "WHERE org_id = $2 AND customer_id = $1 LIMIT 1"},
@@ -301,11 +303,13 @@ static const char *const MIGRATIONS[] = {
      * sorts the filter's rows instead. */
     "CREATE INDEX ce_ent_id ON customer_entitlements(org_id, entitlement_id, id);"
     "CREATE INDEX ce_ent_quantity ON customer_entitlements(org_id, entitlement_id, quantity, id);"
-    "CREATE INDEX ce_ent_active_from ON customer_entitlements(org_id, entitlement_id, active_from, id);"
+    "CREATE INDEX ce_ent_active_from ON customer_entitlements(org_id, entitlement_id, active_from, "
+    "id);"
     "CREATE INDEX ce_ent_expiry_at ON customer_entitlements(org_id, entitlement_id, expiry_at, id);"
     "CREATE INDEX ce_cust_id ON customer_entitlements(org_id, customer_id, id);"
     "CREATE INDEX ce_cust_quantity ON customer_entitlements(org_id, customer_id, quantity, id);"
-    "CREATE INDEX ce_cust_active_from ON customer_entitlements(org_id, customer_id, active_from, id);"
+    "CREATE INDEX ce_cust_active_from ON customer_entitlements(org_id, customer_id, active_from, "
+    "id);"
     "CREATE INDEX ce_cust_expiry_at ON customer_entitlements(org_id, customer_id, expiry_at, id);",
     /* 4: the ledger (append-only: a trigger refuses UPDATE, DELETE and
      * TRUNCATE), each organisation's last sequence number (P_LEDGER_NEXT)
@@ -344,6 +348,18 @@ static const char *const MIGRATIONS[] = {
     "  status INTEGER NOT NULL, body BYTEA NOT NULL, request_id" TXT ","
     "  created_at BIGINT NOT NULL, PRIMARY KEY (org_id, key));"
     "CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
+    /* 5: a customer's email is unique in its organisation, compared with
+     * A-Z lowered (store_email_key(); lower() on COLLATE "C" text lowers
+     * ASCII only, as SQLite's does). Where customers made before already
+     * share an email, the oldest (created_at, id) gets the key and the
+     * others keep their email without one: nothing is lost, and a new
+     * customer or a changed email cannot take it again. */
+    "ALTER TABLE customers ADD COLUMN email_key" TXT ";"
+    "UPDATE customers SET email_key = lower(email) WHERE id IN ("
+    "  SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY org_id, lower(email)"
+    "    ORDER BY created_at, id) AS k FROM customers WHERE email IS NOT NULL) AS t"
+    "  WHERE k = 1);"
+    "CREATE UNIQUE INDEX customers_org_email ON customers(org_id, email_key);",
 };
 #define N_MIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
 
@@ -363,13 +379,16 @@ static const char CODE[3][4] = {{1, 1, 1, 2}, {1, 1, 2, 2}, {1, 2, 2, 2}};
 /* A NUL-terminated encoded copy, or NULL when out of memory. */
 static char *enc_text(const char *s, size_t n, size_t *outlen) {
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += (unsigned char)s[i] <= 2;
+    for (size_t i = 0; i < n; i++)
+        k += (unsigned char)s[i] <= 2;
     char *e = malloc(n + 3 * k + 1), *o = e;
     if (!e) return NULL;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c <= 2) memcpy(o, CODE[c], 4), o += 4;
-        else *o++ = (char)c;
+        if (c <= 2)
+            memcpy(o, CODE[c], 4), o += 4;
+        else
+            *o++ = (char)c;
     }
     *o = '\0';
     if (outlen) *outlen = (size_t)(o - e);
@@ -385,8 +404,10 @@ static char *dec_text(const char *s, size_t n) {
         int c = -1;
         for (int w = 0; w < 3 && s[i] == 1 && i + 4 <= n; w++)
             if (memcmp(s + i, CODE[w], 4) == 0) c = w;
-        if (c >= 0) d[k++] = (char)c, i += 3;
-        else d[k++] = s[i];
+        if (c >= 0)
+            d[k++] = (char)c, i += 3;
+        else
+            d[k++] = s[i];
     }
     char *m = mstr_new(d, k);
     free(d);
@@ -409,9 +430,12 @@ static char *needle_utf8(const char *s, size_t n, size_t *outlen, bool *never) {
     size_t k = sql_decode_loose((const unsigned char *)s, n, cp);
     for (size_t i = 0; i < k && !*never; i++) {
         uint32_t c = cp[i];
-        if ((c >= 0xD800 && c < 0xE000) || c > 0x10FFFF) *never = true;
-        else if (c < 0x80) *o++ = (char)c;
-        else if (c < 0x800) *o++ = (char)(0xC0 | c >> 6), *o++ = (char)(0x80 | (c & 0x3F));
+        if ((c >= 0xD800 && c < 0xE000) || c > 0x10FFFF)
+            *never = true;
+        else if (c < 0x80)
+            *o++ = (char)c;
+        else if (c < 0x800)
+            *o++ = (char)(0xC0 | c >> 6), *o++ = (char)(0x80 | (c & 0x3F));
         else if (c < 0x10000)
             *o++ = (char)(0xE0 | c >> 12), *o++ = (char)(0x80 | (c >> 6 & 0x3F)),
             *o++ = (char)(0x80 | (c & 0x3F));
@@ -442,7 +466,8 @@ typedef struct {
 } params;
 
 static void p_reset(params *p) {
-    for (int i = 0; i < p->n; i++) free(p->own[i]);
+    for (int i = 0; i < p->n; i++)
+        free(p->own[i]);
     p->n = 0;
     p->oom = false;
 }
@@ -467,7 +492,8 @@ static void p_textn(params *p, const char *s, size_t n, bool copy) {
     int i = p_slot(p, OID_TEXT);
     if (i < 0 || !s) return;
     bool plain = !copy;
-    for (size_t k = 0; k < n && plain; k++) plain = (unsigned char)s[k] > 2;
+    for (size_t k = 0; k < n && plain; k++)
+        plain = (unsigned char)s[k] > 2;
     if (plain) {
         p->val[i] = s;
         return;
@@ -555,7 +581,8 @@ static int r_sum(const PGresult *r, int row, int col, double *sum) {
     if (r_null(r, row, col)) return 0;
     const char *s = PQgetvalue(r, row, col);
     size_t n = 1, k = 0;
-    for (const char *c = s; *c; c++) n += *c == ',';
+    for (const char *c = s; *c; c++)
+        n += *c == ',';
     double *v = malloc(n * sizeof *v);
     if (!v) return -1;
     for (const char *p = s + 1; k < n; p++) { /* past '{', then past each ',' */
@@ -578,9 +605,10 @@ typedef struct {
     bool prepared[P_COUNT];
     char *cached[PG_LIST_CACHE]; /* list statements prepared on pg: types, '|', SQL */
     unsigned cache_next;
-    int64_t deadline; /* monotonic ms: the current call's end */
-    char sqlstate[6]; /* of the last failure */
-    char error[256];  /* its message */
+    int64_t deadline;    /* monotonic ms: the current call's end */
+    char sqlstate[6];    /* of the last failure */
+    char constraint[64]; /* the constraint it broke, if any */
+    char error[256];     /* its message */
     params p;
     bool bound; /* holds an idempotent request's transaction (idem_begin) */
 } pconn;
@@ -656,6 +684,8 @@ static bool state_is(const char *state, const char *prefix) {
 static store_rc failure(pconn *c, const char *what, const PGresult *res) {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+    const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    snprintf(c->constraint, sizeof c->constraint, "%s", cons ? cons : "");
     snprintf(c->error, sizeof c->error, "%s", res ? PQresultErrorMessage(res) : "no result");
     c->error[strcspn(c->error, "\n")] = '\0';
     if (!state || PQstatus(c->pg) != CONNECTION_OK || state_is(state, "08") ||
@@ -692,8 +722,10 @@ static store_rc finish(pconn *c, const char *what, PGresult **out) {
     ExecStatusType st = PQresultStatus(keep);
     store_rc r = keep && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? STORE_OK
                                                                            : failure(c, what, keep);
-    if (r == STORE_OK && out) *out = keep;
-    else PQclear(keep);
+    if (r == STORE_OK && out)
+        *out = keep;
+    else
+        PQclear(keep);
     return r;
 }
 
@@ -705,7 +737,7 @@ static store_rc run(pconn *c, enum stmt_id id, PGresult **out) {
     store_rc r = c->p.oom ? STORE_ERROR : c->pg ? STORE_OK : STORE_BUSY;
     if (r == STORE_OK && !c->prepared[id]) {
         r = PQsendPrepare(c->pg, name, STMT[id].sql, 0, NULL) ? finish(c, what, NULL)
-                                                               : lost(c, what);
+                                                              : lost(c, what);
         c->prepared[id] = r == STORE_OK;
     }
     if (r == STORE_OK)
@@ -720,13 +752,16 @@ static store_rc run(pconn *c, enum stmt_id id, PGresult **out) {
  * connection's setup and migrations. Several statements when no params. */
 static store_rc run_text(pconn *c, const char *what, const char *sql, PGresult **out) {
     store_rc r;
-    if (!c->pg) r = STORE_BUSY;
-    else if (c->p.oom) r = STORE_ERROR;
+    if (!c->pg)
+        r = STORE_BUSY;
+    else if (c->p.oom)
+        r = STORE_ERROR;
     else if (!(c->p.n ? PQsendQueryParams(c->pg, sql, c->p.n, c->p.type, c->p.val, c->p.len,
                                           c->p.fmt, 0)
                       : PQsendQuery(c->pg, sql)))
         r = lost(c, what);
-    else r = finish(c, what, out);
+    else
+        r = finish(c, what, out);
     p_reset(&c->p);
     return r;
 }
@@ -741,8 +776,11 @@ static store_rc run_cached(pconn *c, const char *sql, PGresult **out) {
     if (r == STORE_OK) {
         for (int i = 0; i < c->p.n; i++) {
             Oid t = c->p.type[i];
-            key[i] = t == OID_TEXT ? 't' : t == OID_FLOAT8 ? 'f' : t == OID_INT8 ? 'i'
-                     : t == OID_INT4 ? 'b' : 'r';
+            key[i] = t == OID_TEXT     ? 't'
+                     : t == OID_FLOAT8 ? 'f'
+                     : t == OID_INT8   ? 'i'
+                     : t == OID_INT4   ? 'b'
+                                       : 'r';
         }
         key[c->p.n] = '|';
         memcpy(key + c->p.n + 1, sql, n + 1);
@@ -757,8 +795,7 @@ static store_rc run_cached(pconn *c, const char *sql, PGresult **out) {
             snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", name);
             free(c->cached[slot]);
             c->cached[slot] = NULL;
-            r = PQsendQuery(c->pg, dealloc) ? finish(c, "deallocate", NULL)
-                                            : lost(c, "deallocate");
+            r = PQsendQuery(c->pg, dealloc) ? finish(c, "deallocate", NULL) : lost(c, "deallocate");
         }
         if (r == STORE_OK)
             r = PQsendPrepare(c->pg, name, sql, c->p.n, c->p.type) ? finish(c, "prepare list", NULL)
@@ -795,10 +832,11 @@ static store_rc conn_open(pg_store *s, pconn *c, char *err, size_t errcap) {
     }
     /* before dbname: defaults the conninfo may override; after: ours */
     static const char *const keys[] = {
-        "connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
-        "tcp_user_timeout", "fallback_application_name", "dbname", "client_encoding", NULL};
-    const char *vals[] = {PG_CONNECT_TIMEOUT, "10", "5", "2", "10000", "entitled", s->dsn,
-                          "UTF8", NULL};
+        "connect_timeout",  "keepalives_idle",  "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "fallback_application_name",
+        "dbname",           "client_encoding",  NULL};
+    const char *vals[] = {PG_CONNECT_TIMEOUT, "10",   "5",    "2", "10000",
+                          "entitled",         s->dsn, "UTF8", NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
         snprintf(err, errcap, "cannot connect to PostgreSQL: %s",
@@ -816,16 +854,16 @@ static store_rc conn_open(pg_store *s, pconn *c, char *err, size_t errcap) {
     /* statement_timeout: the server gives up too; read committed: FOR UPDATE
      * re-reads the locked row's newest version; synchronous_commit: an
      * answered write is durable (raised when the database has it off) */
-    store_rc r = run_text(
-        c, "session settings",
-        "SELECT set_config('statement_timeout', '" PG_STATEMENT_TIMEOUT "', false), "
-        "set_config('extra_float_digits', '3', false), "
-        "set_config('client_min_messages', 'warning', false), "
-        "set_config('idle_in_transaction_session_timeout', '30s', false), "
-        "set_config('default_transaction_isolation', 'read committed', false), "
-        "CASE WHEN current_setting('synchronous_commit') = 'off' "
-        "THEN set_config('synchronous_commit', 'on', false) END",
-        NULL);
+    store_rc r =
+        run_text(c, "session settings",
+                 "SELECT set_config('statement_timeout', '" PG_STATEMENT_TIMEOUT "', false), "
+                 "set_config('extra_float_digits', '3', false), "
+                 "set_config('client_min_messages', 'warning', false), "
+                 "set_config('idle_in_transaction_session_timeout', '30s', false), "
+                 "set_config('default_transaction_isolation', 'read committed', false), "
+                 "CASE WHEN current_setting('synchronous_commit') = 'off' "
+                 "THEN set_config('synchronous_commit', 'on', false) END",
+                 NULL);
     if (r != STORE_OK) {
         snprintf(err, errcap, "cannot configure the PostgreSQL session: %s", c->error);
         drop(c);
@@ -885,7 +923,8 @@ static store_rc borrow(pg_store *s, pconn **out) {
     pconn *c;
     int rc = 0;
     pthread_mutex_lock(&s->lock);
-    while (!(c = pick(s)) && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&s->freed, &s->lock, &ts);
+    while (!(c = pick(s)) && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->freed, &s->lock, &ts);
     if (c) c->in_use = true;
     pthread_mutex_unlock(&s->lock);
     if (!c) {
@@ -1097,15 +1136,27 @@ static void p_customer(params *p, const model_customer *m) {
     p_mstr(p, m->business_entity_id);
     p_bool(p, m->communications_enabled);
     p_bool(p, m->auto_charge_enabled);
-    if (m->custom_data) p_mstr(p, m->custom_data);
-    else p_str(p, "{}");
+    if (m->custom_data)
+        p_mstr(p, m->custom_data);
+    else
+        p_str(p, "{}");
     p_mstr(p, m->address);
     p_mstr(p, m->ship_to_address);
     p_mstr(p, m->tax_info);
     p_mstr(p, m->connector);
 }
 
+/* The unique index on (org_id, email_key) refused the customer. */
+static store_rc duplicate_of(pconn *c, store_rc r) {
+    if (r == STORE_CONFLICT && strcmp(c->sqlstate, "23505") == 0 &&
+        strcmp(c->constraint, "customers_org_email") == 0)
+        return STORE_DUPLICATE;
+    return r;
+}
+
 static store_rc pg_customer_create(store *s, const char *org, const model_customer *m) {
+    char *key = NULL;
+    if (m->email && !(key = store_email_key(m->email))) return STORE_ERROR;
     BORROW(c, s);
     store_rc r = one_begin(c);
     if (r == STORE_OK) {
@@ -1114,8 +1165,10 @@ static store_rc pg_customer_create(store *s, const char *org, const model_custom
         p_int(&c->p, m->created_at);
         p_int(&c->p, m->updated_at);
         p_str(&c->p, org);
-        r = run(c, P_CUST_INSERT, NULL);
+        p_str(&c->p, key);
+        r = duplicate_of(c, run(c, P_CUST_INSERT, NULL));
     }
+    free(key);
     r = one_end(c, r);
     give_back(PG(s), c);
     return r;
@@ -1235,8 +1288,10 @@ static store_rc ledger_next(pconn *c, const char *org, int64_t *seq) {
     PGresult *res = NULL;
     p_str(&c->p, org);
     store_rc r = run_row(c, P_LEDGER_NEXT, &res);
-    if (r == STORE_OK) *seq = r_int(res, 0, 0);
-    else if (r == STORE_NOT_FOUND) r = STORE_ERROR;
+    if (r == STORE_OK)
+        *seq = r_int(res, 0, 0);
+    else if (r == STORE_NOT_FOUND)
+        r = STORE_ERROR;
     PQclear(res);
     return r;
 }
@@ -1264,8 +1319,9 @@ static store_rc ledger_append(pconn *c, const char *org, int64_t seq, ledger_kin
     p_num(&c->p, (opt_num){true, num0(a->quantity) - num0(b->quantity)});
     /* a consume's delta is what it drew, exactly: used + drawn - used
      * need not give back drawn in floating point */
-    p_num(&c->p, (opt_num){true, kind == LEDGER_CONSUME ? drawn
-                                                     : num0(a->quantity_used) - num0(b->quantity_used)});
+    p_num(&c->p, (opt_num){true, kind == LEDGER_CONSUME
+                                     ? drawn
+                                     : num0(a->quantity_used) - num0(b->quantity_used)});
     p_num(&c->p, a->quantity);
     p_num(&c->p, a->quantity_used);
     p_time(&c->p, a->active_from);
@@ -1482,7 +1538,11 @@ static store_rc pg_customer_update(store *s, const char *org, const char *id,
         p_str(&c->p, org);
         p_customer(&c->p, out);
         p_int(&c->p, now);
-        r = run(c, P_CUST_UPDATE, NULL);
+        char *key = NULL;
+        if (out->email && !(key = store_email_key(out->email))) r = STORE_ERROR;
+        p_str(&c->p, key);
+        if (r == STORE_OK) r = duplicate_of(c, run(c, P_CUST_UPDATE, NULL));
+        free(key);
     }
     r = tx_end(c, r);
     give_back(PG(s), c);
@@ -1490,8 +1550,7 @@ static store_rc pg_customer_update(store *s, const char *org, const char *id,
     return r;
 }
 
-static store_rc pg_customer_delete(store *s, const char *org, const char *id,
-                                   model_customer *out) {
+static store_rc pg_customer_delete(store *s, const char *org, const char *id, model_customer *out) {
     memset(out, 0, sizeof(*out));
     BORROW(c, s);
     store_rc r = tx_begin(c);
@@ -1525,7 +1584,8 @@ static int burn_cmp(const void *pa, const void *pb) {
 }
 
 static void rows_free(model_grant *rows, size_t n) {
-    for (size_t i = 0; i < n; i++) model_grant_clear(&rows[i]);
+    for (size_t i = 0; i < n; i++)
+        model_grant_clear(&rows[i]);
     free(rows);
 }
 
@@ -1631,7 +1691,8 @@ static int64_t idem_lock_id(const char *org, const char *key) {
     memcpy(buf + no + 1, key, nk);
     sha256(buf, no + 1 + nk, h);
     uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = v << 8 | h[i];
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | h[i];
     return (int64_t)v;
 }
 
@@ -1695,8 +1756,8 @@ static store_rc pg_idem_begin(store *s, const char *org, const char *key, bool *
     return r == STORE_OK && !*found ? STORE_ERROR : r;
 }
 
-static store_rc pg_idem_finish(store *s, const char *org, const char *key,
-                               const store_idem *answer, const char *request_id, int64_t now) {
+static store_rc pg_idem_finish(store *s, const char *org, const char *key, const store_idem *answer,
+                               const char *request_id, int64_t now) {
     pconn *c = pthread_getspecific(PG(s)->tls);
     if (!c) return STORE_ERROR;
     c->deadline = mono_ms() + PG_BUDGET_MS;
@@ -1779,7 +1840,8 @@ static store_rc scan(store *s, const char *declare,
         r = run_text(c, "scan", "FETCH " SCAN_CHUNK " FROM scan", &res);
         int n = r == STORE_OK ? PQntuples(res) : 0;
         go = n > 0;
-        for (int i = 0; i < n && go; i++) go = row(cls, res, i, &r);
+        for (int i = 0; i < n && go; i++)
+            go = row(cls, res, i, &r);
         PQclear(res);
     }
     /* the cursor closes with the transaction (read only: commit or not) */
@@ -1853,8 +1915,10 @@ static void p_built(params *p, const sql_builder *b) {
             char *e = enc_text(v->s, v->len, &n);
             int k = p_bytes(p, e, n);
             if (!e || k < 0) p->oom = true;
-            if (k >= 0) p->own[k] = e;
-            else free(e);
+            if (k >= 0)
+                p->own[k] = e;
+            else
+                free(e);
         } else if (v->type == LV_TEXT) {
             p_textn(p, v->s, v->len, true);
         } else if (v->type == LV_NUM) {
@@ -1890,8 +1954,12 @@ static store_rc list_segment(pg_store *s, pconn *c, const list_query *q, const s
         int bad = 0;
         size_t i = out->n;
         switch (q->kind) {
-        case LIST_ENTITLEMENTS: bad = read_entitlement(res, row, 0, &out->ents[i]); break;
-        case LIST_CUSTOMERS: bad = read_customer(res, row, 0, &out->custs[i]); break;
+        case LIST_ENTITLEMENTS:
+            bad = read_entitlement(res, row, 0, &out->ents[i]);
+            break;
+        case LIST_CUSTOMERS:
+            bad = read_customer(res, row, 0, &out->custs[i]);
+            break;
         case LIST_UNIQUE:
             bad = read_entitlement(res, row, 0, &out->uniq[i].e);
             bad |= r_sum(res, row, 9, &out->uniq[i].total_quantity);
@@ -1911,7 +1979,9 @@ static store_rc list_segment(pg_store *s, pconn *c, const list_query *q, const s
             bad |= oom;
             break;
         }
-        case LIST_LEDGER: bad = read_ledger(res, row, 0, &out->entries[i]); break;
+        case LIST_LEDGER:
+            bad = read_ledger(res, row, 0, &out->entries[i]);
+            break;
         }
         out->n++; /* counted even when bad, so clear() frees what was read */
         if (bad) r = STORE_ERROR;
@@ -1926,8 +1996,10 @@ static store_rc list_count(pg_store *s, pconn *c, const list_query *q, int64_t *
     sql_list_count(&b, &s->dialect, q);
     store_rc r = run_built(c, &b, &res);
     sql_builder_free(&b);
-    if (r == STORE_OK && PQntuples(res) == 1) *total = r_int(res, 0, 0);
-    else if (r == STORE_OK) r = STORE_ERROR;
+    if (r == STORE_OK && PQntuples(res) == 1)
+        *total = r_int(res, 0, 0);
+    else if (r == STORE_OK)
+        r = STORE_ERROR;
     PQclear(res);
     return r;
 }
@@ -1946,11 +2018,21 @@ static store_rc pg_list(store *s, const list_query *q0, list_result *out) {
     if (!sf || q0->limit < 1) return STORE_ERROR;
     size_t cap = (size_t)q0->limit;
     switch (q0->kind) {
-    case LIST_ENTITLEMENTS: out->ents = calloc(cap, sizeof *out->ents); break;
-    case LIST_CUSTOMERS: out->custs = calloc(cap, sizeof *out->custs); break;
-    case LIST_GRANTS: out->grants = calloc(cap, sizeof *out->grants); break;
-    case LIST_UNIQUE: out->uniq = calloc(cap, sizeof *out->uniq); break;
-    case LIST_LEDGER: out->entries = calloc(cap, sizeof *out->entries); break;
+    case LIST_ENTITLEMENTS:
+        out->ents = calloc(cap, sizeof *out->ents);
+        break;
+    case LIST_CUSTOMERS:
+        out->custs = calloc(cap, sizeof *out->custs);
+        break;
+    case LIST_GRANTS:
+        out->grants = calloc(cap, sizeof *out->grants);
+        break;
+    case LIST_UNIQUE:
+        out->uniq = calloc(cap, sizeof *out->uniq);
+        break;
+    case LIST_LEDGER:
+        out->entries = calloc(cap, sizeof *out->entries);
+        break;
     }
     if (!out->ents && !out->custs && !out->grants && !out->uniq && !out->entries)
         return STORE_ERROR;
@@ -2006,8 +2088,10 @@ static int choose_folding(pg_store *s, pconn *c, char *err, size_t errcap) {
     const char *enc = PQgetvalue(res, 0, 0), *coll = PQgetvalue(res, 0, 1);
     const char *ctype = PQgetvalue(res, 0, 2);
     if (strcmp(enc, "UTF8") != 0) {
-        snprintf(err, errcap, "the database's encoding is %s; entitled needs UTF8 "
-                              "(CREATE DATABASE ... ENCODING 'UTF8')", enc);
+        snprintf(err, errcap,
+                 "the database's encoding is %s; entitled needs UTF8 "
+                 "(CREATE DATABASE ... ENCODING 'UTF8')",
+                 enc);
         PQclear(res);
         return -1;
     }
@@ -2015,8 +2099,10 @@ static int choose_folding(pg_store *s, pconn *c, char *err, size_t errcap) {
                       : strcmp(coll, "C.UTF-8") == 0 ? "\"C.UTF-8\""
                                                      : "\"default\"";
     if (use[1] == 'd')
-        fprintf(stderr, "store_pg: no C.utf8 collation; case-insensitive matching folds with the "
-                        "database's LC_CTYPE (%s)%s\n", ctype,
+        fprintf(stderr,
+                "store_pg: no C.utf8 collation; case-insensitive matching folds with the "
+                "database's LC_CTYPE (%s)%s\n",
+                ctype,
                 strcmp(ctype, "C") == 0 || strcmp(ctype, "POSIX") == 0 ? ": ASCII only" : "");
     PQclear(res);
     snprintf(s->ci, sizeof s->ci, "strpos(lower(%%s COLLATE %s), lower(%%s COLLATE %s)) > 0", use,
@@ -2040,8 +2126,7 @@ static int migrate(pconn *c, char *err, size_t errcap) {
         PGresult *res = NULL;
         r = run_text(c, "migrate", "BEGIN", NULL);
         /* another process may hold the lock for its own migration */
-        if (r == STORE_OK)
-            r = run_text(c, "migrate", "SET LOCAL statement_timeout = '120s'", NULL);
+        if (r == STORE_OK) r = run_text(c, "migrate", "SET LOCAL statement_timeout = '120s'", NULL);
         if (r == STORE_OK) r = run_text(c, "migration lock", LOCK, NULL);
         if (r == STORE_OK) {
             p_int(&c->p, (int64_t)v);
