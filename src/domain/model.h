@@ -61,8 +61,7 @@ typedef struct {
     char customer[ID_BUF];
     opt_time active_from, expiry_at;
     opt_num quantity, quantity_used;
-    char *contract_id, *source_type, *source_id, *invoice_id, *event, *feature_option_value,
-        *status;
+    char *contract_id, *source_type, *source_id, *invoice_id, *event, *feature_option_value, *status;
     opt_num block_amount, numeric_value;
     int64_t created_at, updated_at;
 } model_grant;

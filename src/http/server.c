@@ -43,7 +43,7 @@ struct http_server {
     conn_watch *watched;
     pthread_t watchdog;
     atomic_bool watchdog_running; /* read by the pool threads (log_line) */
-    pthread_mutex_t logs_lock;    /* the list of log buffers */
+    pthread_mutex_t logs_lock; /* the list of log buffers */
     struct log_buf *logs;
     atomic_bool stopping;
 };
@@ -145,10 +145,8 @@ static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind, const char 
          * parameter its first part names */
         size_t k = 0;
         for (size_t i = 0; i < key_size && k + 4 < sizeof shown; i++) {
-            if (key[i])
-                shown[k++] = key[i];
-            else
-                memcpy(shown + k, "\xef\xbf\xbd", 3), k += 3;
+            if (key[i]) shown[k++] = key[i];
+            else memcpy(shown + k, "\xef\xbf\xbd", 3), k += 3;
         }
         shown[k] = '\0';
         key = shown;
@@ -212,8 +210,8 @@ static void log_flush_all(struct http_server *srv) {
 static void log_line(struct http_server *srv, req_state *st) {
     char line[600];
     int64_t us = dt_now() - st->start_us;
-    int n = snprintf(line, sizeof line, "%s %.300s %u %lldus %s\n", st->req.method, st->req.path,
-                     st->req.status, (long long)us, st->req.request_id);
+    int n = snprintf(line, sizeof line, "%s %.300s %u %lldus %s\n", st->req.method,
+                     st->req.path, st->req.status, (long long)us, st->req.request_id);
     if (n <= 0) return;
     size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
     if (tls_log_srv != srv) { /* this thread's first line */
@@ -272,17 +270,14 @@ static void request_id(http_req *r) {
     size_t len;
     const char *v = http_header_n(r, "X-Request-Id", &len);
     size_t n = 0;
-    while (v && n <= HTTP_REQUEST_ID_MAX && v[n] >= 0x20 && v[n] <= 0x7e)
-        n++;
+    while (v && n <= HTTP_REQUEST_ID_MAX && v[n] >= 0x20 && v[n] <= 0x7e) n++;
     if (v && n && n <= HTTP_REQUEST_ID_MAX && v[n] == '\0' && n == len) {
         memcpy(r->request_id, v, n + 1);
         return;
     }
     uid_t16 id;
-    if (uid_new_v4_pooled(&id) == 0)
-        uid_format(&id, r->request_id);
-    else
-        snprintf(r->request_id, sizeof r->request_id, "none");
+    if (uid_new_v4_pooled(&id) == 0) uid_format(&id, r->request_id);
+    else snprintf(r->request_id, sizeof r->request_id, "none");
 }
 
 typedef struct {
@@ -309,8 +304,7 @@ static bool within_url_limits(struct http_server *srv, http_req *r) {
         return false;
     }
     if (q.count > srv->cfg.max_query_params) {
-        snprintf(msg, sizeof msg, "Too many query parameters (limit %u)",
-                 srv->cfg.max_query_params);
+        snprintf(msg, sizeof msg, "Too many query parameters (limit %u)", srv->cfg.max_query_params);
         http_reply_detail(r, 400, msg);
         return false;
     }
@@ -352,10 +346,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     conn_watch *w = *socket_context;
     if (!w) return;
     pthread_mutex_lock(&srv->watch_lock);
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        srv->watched = w->next;
+    if (w->prev) w->prev->next = w->next;
+    else srv->watched = w->next;
     if (w->next) w->next->prev = w->prev;
     pthread_mutex_unlock(&srv->watch_lock);
     free(w);
@@ -427,8 +419,7 @@ static void on_headers(struct http_server *srv, req_state *st) {
         http_reply_detail(r, 405, "Method Not Allowed");
         st->refused = true;
         return;
-    case ROUTER_OK:
-        break;
+    case ROUTER_OK: break;
     }
     r->route = rt;
     const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -467,8 +458,7 @@ static int add_body(struct http_server *srv, req_state *st, const char *data, si
     }
     if (r->body_len + n + 1 > st->body_cap) {
         size_t cap = st->body_cap ? st->body_cap : 1024;
-        while (cap < r->body_len + n + 1)
-            cap *= 2;
+        while (cap < r->body_len + n + 1) cap *= 2;
         char *nb = realloc(r->body, cap);
         if (!nb) return -1;
         r->body = nb;
@@ -526,10 +516,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(msg, sizeof msg, "Request body too large (limit %zu bytes)", srv->cfg.max_body);
         http_reply_detail(r, 413, msg);
     } else {
-        if (srv->cfg.invoke)
-            srv->cfg.invoke(srv->cfg.app, r);
-        else
-            r->route->fn(srv->cfg.app, r);
+        if (srv->cfg.invoke) srv->cfg.invoke(srv->cfg.app, r);
+        else r->route->fn(srv->cfg.app, r);
         if (!r->status) http_reply_detail(r, 500, "Internal Server Error");
     }
     if (st->held) {
@@ -550,7 +538,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct http_server *srv = cls;
     req_state *st = *con_cls;
     if (!st || st == (void *)&NUL_PATH) return; /* the handler never saw it */
-    if (!st->req.status) st->req.status = 499;  /* client went away before an answer */
+    if (!st->req.status) st->req.status = 499; /* client went away before an answer */
     conn_watch *w = watch_of(c);
     if (w) atomic_store(&w->window_start_us, dt_now()); /* the next request's window */
     log_line(srv, st);
@@ -564,7 +552,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* libmicrohttpd hands its own format strings; the attribute lets the compiler check the call */
 __attribute__((format(printf, 2, 0))) static void on_mhd_error(void *cls, const char *fmt,
-                                                               va_list ap) {
+                                                              va_list ap) {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     fprintf(stderr, "http: %s", msg);
@@ -596,16 +584,17 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
      * only its own share of the connections. */
     s->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            MHD_ALLOW_SUSPEND_RESUME,
-        cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
+            MHD_ALLOW_SUSPEND_RESUME, cfg->port, NULL,
+        NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         /* request line and headers must fit (a long cursor included):
          * larger ones are refused by libmicrohttpd */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned int)1024, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errcap, "cannot listen on %s:%u (in use, or not an address of this host)",

@@ -24,22 +24,14 @@ void store_close(store *s) {
 
 const char *store_rc_name(store_rc rc) {
     switch (rc) {
-    case STORE_OK:
-        return "ok";
-    case STORE_NOT_FOUND:
-        return "not found";
-    case STORE_CONFLICT:
-        return "conflict";
-    case STORE_WINDOW:
-        return "window";
-    case STORE_BUSY:
-        return "busy";
-    case STORE_SHORT:
-        return "short";
-    case STORE_DUPLICATE:
-        return "duplicate";
-    case STORE_ERROR:
-        return "error";
+    case STORE_OK: return "ok";
+    case STORE_NOT_FOUND: return "not found";
+    case STORE_CONFLICT: return "conflict";
+    case STORE_WINDOW: return "window";
+    case STORE_BUSY: return "busy";
+    case STORE_SHORT: return "short";
+    case STORE_DUPLICATE: return "duplicate";
+    case STORE_ERROR: return "error";
     }
     return "?";
 }
@@ -82,8 +74,7 @@ void store_balance_add(store_balance *b, opt_num quantity, opt_num quantity_used
 
 bool consume_plan(const model_grant *rows, size_t n, double quantity, consume_result *out) {
     store_balance before = {0};
-    for (size_t i = 0; i < n; i++)
-        store_balance_add(&before, rows[i].quantity, rows[i].quantity_used);
+    for (size_t i = 0; i < n; i++) store_balance_add(&before, rows[i].quantity, rows[i].quantity_used);
     out->ndraws = 0;
     out->after = before;
     if (!before.unlimited && before.remaining < quantity) return false;

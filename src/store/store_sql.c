@@ -90,8 +90,7 @@ static void sb_addn(sql_builder *b, const char *s, size_t n) {
     if (b->failed) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
+        while (cap < b->len + n + 1) cap *= 2;
         char *nb = realloc(b->buf, cap);
         if (!nb) {
             b->failed = true;
@@ -138,10 +137,8 @@ static void sb_template(sql_builder *b, const sql_dialect *d, const char *tmpl, 
                         const list_value *v, bool raw) {
     for (const char *p; (p = strstr(tmpl, "%s")); tmpl = p + 2) {
         sb_addn(b, tmpl, (size_t)(p - tmpl));
-        if (col)
-            sb_add(b, col);
-        else
-            sb_bind_as(b, d, v, raw);
+        if (col) sb_add(b, col);
+        else sb_bind_as(b, d, v, raw);
         col = NULL;
     }
     sb_add(b, tmpl);
@@ -154,18 +151,12 @@ void sql_builder_free(sql_builder *b) {
 
 static const char *op_sql(list_op op) {
     switch (op) {
-    case LOP_GT:
-        return " > ";
-    case LOP_GTE:
-        return " >= ";
-    case LOP_LT:
-        return " < ";
-    case LOP_LTE:
-        return " <= ";
-    case LOP_NEQ:
-        return " <> ";
-    default:
-        return " = ";
+    case LOP_GT: return " > ";
+    case LOP_GTE: return " >= ";
+    case LOP_LT: return " < ";
+    case LOP_LTE: return " <= ";
+    case LOP_NEQ: return " <> ";
+    default: return " = ";
     }
 }
 
@@ -193,12 +184,8 @@ static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q
             }
             sb_add(b, ")");
             break;
-        case LOP_LIKE:
-            sb_template(b, d, d->cs_contains, col->sql, &f->values[0], false);
-            break;
-        case LOP_ILIKE:
-            sb_template(b, d, d->ci_contains, col->sql, &f->values[0], false);
-            break;
+        case LOP_LIKE: sb_template(b, d, d->cs_contains, col->sql, &f->values[0], false); break;
+        case LOP_ILIKE: sb_template(b, d, d->ci_contains, col->sql, &f->values[0], false); break;
         case LOP_NEQ:
             /* SQL's <> drops nulls; "not equal" keeps them */
             sb_add(b, "(");
@@ -283,17 +270,16 @@ static void sb_segment(sql_builder *b, const sql_dialect *d, const list_query *q
         return;
     }
     /* a row value comparison, which the index serves as a range */
-    bool raw = d->bytes_of && q->after.type == LV_TEXT && !sql_utf8_valid(q->after.s, q->after.len);
+    bool raw = d->bytes_of && q->after.type == LV_TEXT &&
+               !sql_utf8_valid(q->after.s, q->after.len);
     bool key = d->sort_key && s->text && !raw;
     sb_add(b, " AND (");
     if (key) {
         sb_template(b, d, d->sort_key, s->sql, NULL, false);
         sb_add(b, ", ");
     }
-    if (raw)
-        sb_template(b, d, d->bytes_of, s->sql, NULL, false);
-    else
-        sb_add(b, s->sql);
+    if (raw) sb_template(b, d, d->bytes_of, s->sql, NULL, false);
+    else sb_add(b, s->sql);
     sb_add(b, ", ");
     sb_add(b, tie);
     sb_add(b, ")");
@@ -313,16 +299,14 @@ static void sb_from(sql_builder *b, const sql_dialect *d, const list_query *q, b
     list_value org = {.type = LV_TEXT, .s = q->org, .len = strlen(q->org)};
     switch (q->kind) {
     case LIST_ENTITLEMENTS:
-        sb_add(b, count ? "SELECT COUNT(*)"
-                        : "SELECT t.id, t.name, t.description, "
+        sb_add(b, count ? "SELECT COUNT(*)" : "SELECT t.id, t.name, t.description, "
                           "t.entitlement_type, t.units, t.is_active, t.product_id, t.created_at, "
                           "t.updated_at");
         sb_add(b, " FROM entitlements t WHERE t.org_id = ");
         sb_bind(b, d, &org);
         break;
     case LIST_CUSTOMERS:
-        sb_add(b, count ? "SELECT COUNT(*)"
-                        : "SELECT t.id, t.customer_name, t.external_id, "
+        sb_add(b, count ? "SELECT COUNT(*)" : "SELECT t.id, t.customer_name, t.external_id, "
                           "t.email, t.phone_number, t.business_entity_id, "
                           "t.communications_enabled, t.auto_charge_enabled, t.custom_data, "
                           "t.address, t.ship_to_address, t.tax_info, t.connector, t.created_at, "
@@ -392,8 +376,8 @@ static void sb_from(sql_builder *b, const sql_dialect *d, const list_query *q, b
     }
 }
 
-void sql_list_rows(sql_builder *b, const sql_dialect *d, const list_query *q, const sql_field *sf,
-                   sql_segment seg, bool from_position, size_t want) {
+void sql_list_rows(sql_builder *b, const sql_dialect *d, const list_query *q,
+                   const sql_field *sf, sql_segment seg, bool from_position, size_t want) {
     bool asc = sql_reading_asc(q);
     sb_from(b, d, q, false);
     sb_filters(b, d, q);
@@ -427,8 +411,7 @@ size_t sql_decode_loose(const unsigned char *s, size_t n, uint32_t *out) {
     for (size_t i = 0; i < n;) {
         uint32_t cp = s[i];
         size_t len = 1;
-        if (cp >= 0xC0 && cp < 0xE0 && i + 1 < n)
-            cp = (cp & 0x1F) << 6 | (s[i + 1] & 0x3F), len = 2;
+        if (cp >= 0xC0 && cp < 0xE0 && i + 1 < n) cp = (cp & 0x1F) << 6 | (s[i + 1] & 0x3F), len = 2;
         else if (cp >= 0xE0 && cp < 0xF0 && i + 2 < n)
             cp = (cp & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F), len = 3;
         else if (cp >= 0xF0 && i + 3 < n)
@@ -445,11 +428,8 @@ bool sql_utf8_valid(const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
     for (size_t i = 0; i < n;) {
         unsigned c = s[i];
-        size_t len = c < 0x80                ? 1
-                     : c >= 0xC2 && c < 0xE0 ? 2
-                     : c >= 0xE0 && c < 0xF0 ? 3
-                     : c >= 0xF0 && c < 0xF5 ? 4
-                                             : 0;
+        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c < 0xE0 ? 2 : c >= 0xE0 && c < 0xF0 ? 3
+                                : c >= 0xF0 && c < 0xF5 ? 4 : 0;
         if (!len || i + len > n) return false;
         for (size_t k = 1; k < len; k++)
             if ((s[i + k] & 0xC0) != 0x80) return false;
@@ -465,18 +445,15 @@ bool sql_utf8_valid(const char *str, size_t n) {
 double sql_sum(const double *v, size_t n) {
     if (sqlite3_libversion_number() < 3043000) {
         double s = 0;
-        for (size_t i = 0; i < n; i++)
-            s += v[i];
+        for (size_t i = 0; i < n; i++) s += v[i];
         return s;
     }
     /* SQLite 3.43's kahanBabuskaNeumaierStep() and sumFinalize() */
     volatile double s = 0, err = 0;
     for (size_t i = 0; i < n; i++) {
         volatile double t = s + v[i];
-        if (fabs(s) > fabs(v[i]))
-            err += (s - t) + v[i];
-        else
-            err += (v[i] - t) + s;
+        if (fabs(s) > fabs(v[i])) err += (s - t) + v[i];
+        else err += (v[i] - t) + s;
         s = t;
     }
     return isinf(err) || isnan(err) ? s : s + err;

@@ -99,10 +99,8 @@ static bool on_entry(void *cls, const ledger_entry *e) {
     if (e->kind == LEDGER_CONSUME) {
         v->rep->consumes++;
         if (e->quantity.set && e->quantity_used.set && e->quantity_used.v > e->quantity.v)
-            problem(
-                v,
-                "org %s row %s: consume seq %lld overdraws (quantity_used %.17g > quantity %.17g)",
-                e->org, e->row, (long long)e->seq, e->quantity_used.v, e->quantity.v);
+            problem(v, "org %s row %s: consume seq %lld overdraws (quantity_used %.17g > quantity %.17g)",
+                    e->org, e->row, (long long)e->seq, e->quantity_used.v, e->quantity.v);
     }
     v->last = *e;
     v->open = true;
@@ -144,12 +142,11 @@ static bool on_row(void *cls, const char *org, const model_grant *g) {
     }
     if (!num_eq(e->quantity, g->quantity) || !num_eq(e->quantity_used, g->quantity_used) ||
         !time_eq(e->active_from, g->active_from) || !time_eq(e->expiry_at, g->expiry_at))
-        problem(v,
-                "org %s row %s: the row (quantity %.17g, quantity_used %.17g) differs from "
-                "its latest entry (quantity %.17g, quantity_used %.17g)",
+        problem(v, "org %s row %s: the row (quantity %.17g, quantity_used %.17g) differs from "
+                   "its latest entry (quantity %.17g, quantity_used %.17g)",
                 org, g->id, g->quantity.set ? g->quantity.v : 0,
-                g->quantity_used.set ? g->quantity_used.v : 0, e->quantity.set ? e->quantity.v : 0,
-                e->quantity_used.set ? e->quantity_used.v : 0);
+                g->quantity_used.set ? g->quantity_used.v : 0,
+                e->quantity.set ? e->quantity.v : 0, e->quantity_used.set ? e->quantity_used.v : 0);
     return true;
 }
 

@@ -22,8 +22,8 @@ typedef struct {
     size_t len, cap, max;
     int depth;
     bool need_comma[JW_MAX_DEPTH];
-    bool after_key; /* a key was written; its value comes next */
-    bool failed;    /* out of memory or past `max`: the text is unusable */
+    bool after_key;  /* a key was written; its value comes next */
+    bool failed; /* out of memory or past `max`: the text is unusable */
 } jw;
 
 void jw_init(jw *w, size_t max);
@@ -43,7 +43,7 @@ void jw_num(jw *w, double v);
 void jw_int(jw *w, int64_t v);
 void jw_bool(jw *w, bool v);
 void jw_null(jw *w);
-void jw_time(jw *w, int64_t t);              /* a date-time instant, as dt_format writes it */
+void jw_time(jw *w, int64_t t);     /* a date-time instant, as dt_format writes it */
 void jw_raw(jw *w, const char *s, size_t n); /* pre-formed JSON text */
 /* Any jansson value; reals are written shortest, pyjson's big-number
  * stand-ins as their literal text. */
