@@ -64,7 +64,8 @@ static size_t utf8_put(uint32_t c, char *o) {
 
 static size_t utf8_len(const uint32_t *c, size_t n) {
     size_t b = 0;
-    for (size_t i = 0; i < n; i++) b += c[i] < 0x80 ? 1 : c[i] < 0x800 ? 2 : c[i] < 0x10000 ? 3 : 4;
+    for (size_t i = 0; i < n; i++)
+        b += c[i] < 0x80 ? 1 : c[i] < 0x800 ? 2 : c[i] < 0x10000 ? 3 : 4;
     return b;
 }
 
@@ -93,7 +94,8 @@ static size_t utf8_decode(const char *str, size_t len, uint32_t *out, size_t cap
             c = 0xFFFD, k = 1;
         } else if (k > 1) {
             c &= 0x3F >> (k - 1);
-            for (size_t j = 1; j < k; j++) c = c << 6 | (s[i + j] & 0x3F);
+            for (size_t j = 1; j < k; j++)
+                c = c << 6 | (s[i + j] & 0x3F);
         }
         if (out && n < cap) out[n] = c;
         n++;
@@ -111,28 +113,35 @@ static char major(uint32_t c) {
     case U_LOWERCASE_LETTER:
     case U_TITLECASE_LETTER:
     case U_MODIFIER_LETTER:
-    case U_OTHER_LETTER: return 'L';
+    case U_OTHER_LETTER:
+        return 'L';
     case U_NON_SPACING_MARK:
     case U_ENCLOSING_MARK:
-    case U_COMBINING_SPACING_MARK: return 'M';
+    case U_COMBINING_SPACING_MARK:
+        return 'M';
     case U_DECIMAL_DIGIT_NUMBER:
     case U_LETTER_NUMBER:
-    case U_OTHER_NUMBER: return 'N';
+    case U_OTHER_NUMBER:
+        return 'N';
     case U_SPACE_SEPARATOR:
     case U_LINE_SEPARATOR:
-    case U_PARAGRAPH_SEPARATOR: return 'Z';
+    case U_PARAGRAPH_SEPARATOR:
+        return 'Z';
     case U_DASH_PUNCTUATION:
     case U_START_PUNCTUATION:
     case U_END_PUNCTUATION:
     case U_CONNECTOR_PUNCTUATION:
     case U_OTHER_PUNCTUATION:
     case U_INITIAL_PUNCTUATION:
-    case U_FINAL_PUNCTUATION: return 'P';
+    case U_FINAL_PUNCTUATION:
+        return 'P';
     case U_MATH_SYMBOL:
     case U_CURRENCY_SYMBOL:
     case U_MODIFIER_SYMBOL:
-    case U_OTHER_SYMBOL: return 'S';
-    default: return 'C';
+    case U_OTHER_SYMBOL:
+        return 'S';
+    default:
+        return 'C';
     }
 }
 
@@ -149,8 +158,7 @@ static bool py_space(uint32_t c) {
 static bool py_word(uint32_t c) {
     if (c < 0x80)
         return c == '_' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
-    return major(c) == 'L' ||
-           u_getIntPropertyValue((UChar32)c, UCHAR_NUMERIC_TYPE) != U_NT_NONE;
+    return major(c) == 'L' || u_getIntPropertyValue((UChar32)c, UCHAR_NUMERIC_TYPE) != U_NT_NONE;
 }
 
 /* str.isprintable() for one character */
@@ -165,21 +173,30 @@ static bool py_printable(uint32_t c) {
 /* repr() of a str, into o (cap bytes). */
 static size_t py_repr(const uint32_t *c, size_t n, char *o, size_t cap) {
     bool sq = false, dq = false;
-    for (size_t i = 0; i < n; i++) sq |= c[i] == '\'', dq |= c[i] == '"';
+    for (size_t i = 0; i < n; i++)
+        sq |= c[i] == '\'', dq |= c[i] == '"';
     char q = sq && !dq ? '"' : '\'';
     size_t b = 0;
     if (cap < 16) return 0;
     o[b++] = q;
     for (size_t i = 0; i < n && b + 14 < cap; i++) {
         uint32_t x = c[i];
-        if (x == (uint32_t)q || x == '\\') o[b++] = '\\', o[b++] = (char)x;
-        else if (x == '\t') o[b++] = '\\', o[b++] = 't';
-        else if (x == '\n') o[b++] = '\\', o[b++] = 'n';
-        else if (x == '\r') o[b++] = '\\', o[b++] = 'r';
+        if (x == (uint32_t)q || x == '\\')
+            o[b++] = '\\', o[b++] = (char)x;
+        else if (x == '\t')
+            o[b++] = '\\', o[b++] = 't';
+        else if (x == '\n')
+            o[b++] = '\\', o[b++] = 'n';
+        else if (x == '\r')
+            o[b++] = '\\', o[b++] = 'r';
         else if (x < 0x20 || x == 0x7F || (x >= 0x80 && !py_printable(x)))
             b += (size_t)snprintf(o + b, cap - b,
-                                  x < 0x100 ? "\\x%02x" : x < 0x10000 ? "\\u%04x" : "\\U%08x", x);
-        else b += utf8_put(x, o + b);
+                                  x < 0x100     ? "\\x%02x"
+                                  : x < 0x10000 ? "\\u%04x"
+                                                : "\\U%08x",
+                                  x);
+        else
+            b += utf8_put(x, o + b);
     }
     o[b++] = q;
     o[b] = '\0';
@@ -201,10 +218,12 @@ static bool name_char(uint32_t c) {
 
 /* `\s*<(.+)>\s*` from position i to the end: the inside's bounds. */
 static bool angle_tail(const uint32_t *c, size_t n, size_t i, size_t *b, size_t *e) {
-    while (i < n && py_space(c[i])) i++;
+    while (i < n && py_space(c[i]))
+        i++;
     if (i >= n || c[i] != '<') return false;
     size_t end = n;
-    while (end > i && py_space(c[end - 1])) end--;
+    while (end > i && py_space(c[end - 1]))
+        end--;
     if (end < i + 3 || c[end - 1] != '>') return false; /* "<x>" at least */
     for (size_t k = i + 1; k < end - 1; k++)
         if (c[k] == '\n') return false; /* '.' does not match a newline */
@@ -218,14 +237,16 @@ static bool angle_tail(const uint32_t *c, size_t n, size_t i, size_t *b, size_t 
  * the last closing quote that still leaves "<...>" wins. */
 static bool pretty(const uint32_t *c, size_t n, size_t *b, size_t *e) {
     size_t i = 0;
-    while (i < n && py_space(c[i])) i++;
+    while (i < n && py_space(c[i]))
+        i++;
     if (i < n && c[i] == '"') {
         for (size_t q = n; q-- > i + 1;)
             if (q >= i + 2 && c[q] == '"' && angle_tail(c, n, q + 1, b, e)) return true;
         return false;
     }
     size_t j = i;
-    while (j < n && (name_char(c[j]) || py_space(c[j]))) j++;
+    while (j < n && (name_char(c[j]) || py_space(c[j])))
+        j++;
     /* a name (words and spaces, ending in a word) or none */
     return angle_tail(c, n, j, b, e);
 }
@@ -304,11 +325,12 @@ static int local_part(cps *l, uint32_t *nfc_out, bool *smtputf8, reason_t *r) {
     /* NFC (RFC 6532 3.1), then the categories of what it gives */
     UChar u16[2 * LOCAL_PART_MAX_LENGTH + 2], nfc[8 * LOCAL_PART_MAX_LENGTH];
     int32_t n16 = 0;
-    for (size_t i = 0; i < l->n; i++) U16_APPEND_UNSAFE(u16, n16, (UChar32)l->c[i]);
+    for (size_t i = 0; i < l->n; i++)
+        U16_APPEND_UNSAFE(u16, n16, (UChar32)l->c[i]);
     UErrorCode e = U_ZERO_ERROR;
     const UNormalizer2 *nf = unorm2_getNFCInstance(&e);
-    int32_t nn = U_SUCCESS(e) ? unorm2_normalize(nf, u16, n16, nfc, (int32_t)(sizeof nfc / 2), &e)
-                              : 0;
+    int32_t nn =
+        U_SUCCESS(e) ? unorm2_normalize(nf, u16, n16, nfc, (int32_t)(sizeof nfc / 2), &e) : 0;
     if (U_FAILURE(e)) return -2;
     size_t m = 0;
     for (int32_t i = 0; i < nn && m < 4 * LOCAL_PART_MAX_LENGTH;) {
@@ -371,8 +393,8 @@ static int idna_domain(cps *d, char *ascii, size_t cap, size_t *alen, reason_t *
     /* `remap` maps as idna.uts46_remap(std3_rules=False) does, for the
      * text the messages show; `idna` checks as idna.encode does, where a
      * label's ASCII must be letters, digits and hyphens (STD3). */
-    const uint32_t opts = UIDNA_CHECK_BIDI | UIDNA_CHECK_CONTEXTJ |
-                          UIDNA_NONTRANSITIONAL_TO_ASCII | UIDNA_NONTRANSITIONAL_TO_UNICODE;
+    const uint32_t opts = UIDNA_CHECK_BIDI | UIDNA_CHECK_CONTEXTJ | UIDNA_NONTRANSITIONAL_TO_ASCII |
+                          UIDNA_NONTRANSITIONAL_TO_UNICODE;
     UIDNA *idna = uidna_openUTS46(opts | UIDNA_USE_STD3_RULES, &e);
     UIDNA *remap = uidna_openUTS46(opts, &e);
     if (U_FAILURE(e)) {
@@ -383,9 +405,11 @@ static int idna_domain(cps *d, char *ascii, size_t cap, size_t *alen, reason_t *
     int rc = -1;
     UChar in[2 * 2048], mapped[4 * 2048], a16[1024], u16[1024];
     int32_t n16 = 0;
-    for (size_t i = 0; i < d->n; i++) U16_APPEND_UNSAFE(in, n16, (UChar32)d->c[i]);
+    for (size_t i = 0; i < d->n; i++)
+        U16_APPEND_UNSAFE(in, n16, (UChar32)d->c[i]);
     UIDNAInfo info = UIDNA_INFO_INITIALIZER;
-    int32_t nm = uidna_nameToUnicode(remap, in, n16, mapped, (int32_t)(sizeof mapped / 2), &info, &e);
+    int32_t nm =
+        uidna_nameToUnicode(remap, in, n16, mapped, (int32_t)(sizeof mapped / 2), &info, &e);
     if (e == U_BUFFER_OVERFLOW_ERROR) {
         say(r, "The email address is too long after the @-sign.");
         goto out;
@@ -394,12 +418,16 @@ static int idna_domain(cps *d, char *ascii, size_t cap, size_t *alen, reason_t *
     /* A character that cannot be mapped is U+FFFD there; Python's remap
      * then fails and shows the domain as given. */
     bool unmapped = false;
-    for (int32_t i = 0; i < nm; i++) unmapped |= mapped[i] == 0xFFFD;
-    for (size_t i = 0; i < d->n; i++) unmapped &= d->c[i] != 0xFFFD;
+    for (int32_t i = 0; i < nm; i++)
+        unmapped |= mapped[i] == 0xFFFD;
+    for (size_t i = 0; i < d->n; i++)
+        unmapped &= d->c[i] != 0xFFFD;
     char shown[EMAIL_REASON_BUF / 2];
     int32_t ns = 0;
-    if (unmapped) u_strToUTF8(shown, (int32_t)sizeof shown - 1, &ns, in, n16, &e);
-    else u_strToUTF8(shown, (int32_t)sizeof shown - 1, &ns, mapped, nm, &e);
+    if (unmapped)
+        u_strToUTF8(shown, (int32_t)sizeof shown - 1, &ns, in, n16, &e);
+    else
+        u_strToUTF8(shown, (int32_t)sizeof shown - 1, &ns, mapped, nm, &e);
     if (e == U_BUFFER_OVERFLOW_ERROR || e == U_STRING_NOT_TERMINATED_WARNING) {
         e = U_ZERO_ERROR;
         ns = 0; /* shown cut: not reached within 2048 characters */
@@ -434,17 +462,22 @@ static int idna_domain(cps *d, char *ascii, size_t cap, size_t *alen, reason_t *
         say(r, "The email address is too long after the @-sign.");
         goto out;
     }
-    if (err & (UIDNA_ERROR_HYPHEN_3_4)) why = "Label has disallowed hyphens in 3rd and 4th position";
+    if (err & (UIDNA_ERROR_HYPHEN_3_4))
+        why = "Label has disallowed hyphens in 3rd and 4th position";
     else if (err & (UIDNA_ERROR_LEADING_HYPHEN | UIDNA_ERROR_TRAILING_HYPHEN))
         why = "Label must not start or end with a hyphen";
     else if (err & UIDNA_ERROR_LEADING_COMBINING_MARK)
         why = "Label begins with an illegal combining character";
     else if (err & (UIDNA_ERROR_PUNYCODE | UIDNA_ERROR_INVALID_ACE_LABEL))
         why = "Invalid A-label";
-    else if (err & UIDNA_ERROR_CONTEXTJ) why = "Joiner not allowed";
-    else if (err & UIDNA_ERROR_BIDI) why = "Invalid bidirectional text";
-    else if (err & UIDNA_ERROR_LABEL_TOO_LONG) why = "Label too long";
-    else if (err) why = "Codepoint not allowed";
+    else if (err & UIDNA_ERROR_CONTEXTJ)
+        why = "Joiner not allowed";
+    else if (err & UIDNA_ERROR_BIDI)
+        why = "Invalid bidirectional text";
+    else if (err & UIDNA_ERROR_LABEL_TOO_LONG)
+        why = "Label too long";
+    else if (err)
+        why = "Codepoint not allowed";
     if (why) {
         say(r, "The domain name %s contains invalid characters (%s).", shown, why);
         goto out;
@@ -453,7 +486,8 @@ static int idna_domain(cps *d, char *ascii, size_t cap, size_t *alen, reason_t *
         say(r, "The email address is too long after the @-sign.");
         goto out;
     }
-    for (int32_t i = 0; i < na; i++) ascii[i] = (char)a16[i];
+    for (int32_t i = 0; i < na; i++)
+        ascii[i] = (char)a16[i];
     ascii[na] = '\0';
     *alen = (size_t)na;
     info = (UIDNAInfo)UIDNA_INFO_INITIALIZER;
@@ -485,8 +519,10 @@ static int domain_part(cps *d, char *ascii, size_t cap, size_t *alen, reason_t *
     }
     bool plain = true;
     for (size_t i = 0; i < d->n; i++) {
-        if (d->c[i] >= 0x80) plain = false;
-        else if (d->c[i] >= 'A' && d->c[i] <= 'Z') d->c[i] |= 0x20; /* uts46_remap */
+        if (d->c[i] >= 0x80)
+            plain = false;
+        else if (d->c[i] >= 'A' && d->c[i] <= 'Z')
+            d->c[i] |= 0x20; /* uts46_remap */
     }
     for (size_t i = 0; plain && i + 4 <= d->n; i++) /* an A-label: Punycode, IDNA's */
         if ((i == 0 || d->c[i - 1] == '.') && d->c[i] == 'x' && d->c[i + 1] == 'n' &&
@@ -513,7 +549,8 @@ static int domain_part(cps *d, char *ascii, size_t cap, size_t *alen, reason_t *
         char why[EMAIL_REASON_BUF / 2];
         for (size_t b = 0; b < d->n;) {
             size_t e = b;
-            while (e < d->n && d->c[e] != '.') e++;
+            while (e < d->n && d->c[e] != '.')
+                e++;
             if (!ascii_label(d->c + b, e - b, why, sizeof why)) {
                 /* the domain may hold U+0000: written with its length */
                 r->len = 0;
@@ -587,8 +624,10 @@ int email_check(const char *s, size_t len, char out[EMAIL_BUF], size_t *out_len,
     utf8_decode(s, len, c, n);
     size_t b = 0, e = n;
     if (!pretty(c, n, &b, &e)) b = 0, e = n;
-    while (b < e && py_space(c[b])) b++;
-    while (e > b && py_space(c[e - 1])) e--;
+    while (b < e && py_space(c[b]))
+        b++;
+    while (e > b && py_space(c[e - 1]))
+        e--;
     size_t at = 0, ats = 0;
     for (size_t i = b; i < e; i++)
         if (c[i] == '@') at = i, ats++;
@@ -619,13 +658,16 @@ int email_check(const char *s, size_t len, char out[EMAIL_BUF], size_t *out_len,
             too_many(m, sizeof m, local.n + 1 + alen, EMAIL_MAX_LENGTH, false);
         else if (cp_len > EMAIL_MAX_LENGTH)
             too_many(m, sizeof m, cp_len, EMAIL_MAX_LENGTH, true);
-        else snprintf(m, sizeof m, "(when converted to IDNA ASCII)");
+        else
+            snprintf(m, sizeof m, "(when converted to IDNA ASCII)");
         say(&r, "The email address is too long %s.", m);
         goto done;
     }
     if (u8_len > EMAIL_MAX_LENGTH) {
-        if (cp_len > EMAIL_MAX_LENGTH) too_many(m, sizeof m, cp_len, EMAIL_MAX_LENGTH, true);
-        else snprintf(m, sizeof m, "(when encoded in bytes)");
+        if (cp_len > EMAIL_MAX_LENGTH)
+            too_many(m, sizeof m, cp_len, EMAIL_MAX_LENGTH, true);
+        else
+            snprintf(m, sizeof m, "(when encoded in bytes)");
         say(&r, "The email address is too long %s.", m);
         goto done;
     }

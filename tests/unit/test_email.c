@@ -28,8 +28,7 @@ static int idn_domain(const char *s, size_t n) {
     const char *at = memchr(s, '@', n);
     if (!at) return 0;
     for (const char *p = at; p < s + n; p++)
-        if ((unsigned char)*p >= 0x80 || (p + 4 <= s + n && strncmp(p, "xn--", 4) == 0))
-            return 1;
+        if ((unsigned char)*p >= 0x80 || (p + 4 <= s + n && strncmp(p, "xn--", 4) == 0)) return 1;
     return 0;
 }
 
@@ -53,18 +52,21 @@ static void test_vectors(void **state) {
         json_t *got = NULL;
         if (rc == 0) {
             got = json_stringn(out, out_len);
-            if (!want_ok) why = "accepted, pydantic refuses";
-            else if (!json_equal(got, json_object_get(c, "expect"))) why = "wrong value";
+            if (!want_ok)
+                why = "accepted, pydantic refuses";
+            else if (!json_equal(got, json_object_get(c, "expect")))
+                why = "wrong value";
         } else if (rc == -1) {
             got = json_stringn(reason, rlen);
             json_t *want = json_object_get(json_object_get(c, "error"), "reason");
             const char *msg = json_string_value(json_object_get(c, "msg"));
-            if (want_ok) why = "refused, pydantic accepts";
+            if (want_ok)
+                why = "refused, pydantic accepts";
             else if (strcmp(json_string_value(json_object_get(c, "type")), "value_error") != 0)
                 why = "vector is not value_error";
-            else if (!msg || strncmp(msg, PREFIX, strlen(PREFIX)) != 0 ||
-                     !want || json_string_length(json_object_get(c, "msg")) !=
-                                  strlen(PREFIX) + json_string_length(want) ||
+            else if (!msg || strncmp(msg, PREFIX, strlen(PREFIX)) != 0 || !want ||
+                     json_string_length(json_object_get(c, "msg")) !=
+                         strlen(PREFIX) + json_string_length(want) ||
                      memcmp(msg + strlen(PREFIX), json_string_value(want),
                             json_string_length(want)) != 0)
                 why = "vector's msg is not PREFIX + reason";
@@ -73,7 +75,8 @@ static void test_vectors(void **state) {
                 if (idn_domain(s, n) && paren && rlen > (size_t)(paren - w) &&
                     memcmp(reason, w, (size_t)(paren - w) + 2) == 0)
                     approx++;
-                else why = "wrong reason";
+                else
+                    why = "wrong reason";
             }
         } else {
             why = "out of memory";
