@@ -80,6 +80,10 @@ static void check_value(const vfield *f, const vval *v) {
         CHECK(fz_utf8_valid(v->s, v->len));
         CHECK(!f->max_length || utf8_count(v->s, v->len) <= f->max_length);
         break;
+    case V_EMAIL: /* the normalised address (fuzz_email.c checks the rest) */
+        CHECK(v->s == v->email && v->len <= 254 && strlen(v->email) == v->len);
+        CHECK(fz_utf8_valid(v->s, v->len) && memchr(v->s, '@', v->len) != NULL);
+        break;
     case V_NUM:
         CHECK(isfinite(v->num));
         break;
@@ -120,7 +124,7 @@ static void check_value(const vfield *f, const vval *v) {
         CHECK(json_is_array(v->json));
         break;
     }
-    if (f->type == V_STR || f->type == V_ENUM || f->type == V_UUID) {
+    if (f->type == V_STR || f->type == V_ENUM || f->type == V_UUID || f->type == V_EMAIL) {
         int oom = 0;
         char *s = validate_strdup(v, f, &oom);
         CHECK(s != NULL && !oom);

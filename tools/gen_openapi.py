@@ -531,14 +531,24 @@ def customer_in(update):
         "custom_data": (nullable(OBJ, title="Custom Data") if update else
                         with_(OBJ, title="Custom Data",
                               description="Free key-value pairs; `{}` by default.")),
-        "address": (nullable(ref("Address"), description="Billing address; `null` clears it.")
+        "address": (nullable(ref("Address"), description="Billing address, merged: members "
+                                                           "present replace (`null` makes one "
+                                                           "null), members absent stay; `null` "
+                                                           "clears the whole address.")
                     if update else
                     with_(ref("Address"), description="Billing address; `{}` by default.")),
-        "ship_to_address": (nullable(ref("Address"), description="Shipping address; `null` "
-                                                                  "clears it.")
+        "ship_to_address": (nullable(ref("Address"), description="Shipping address, merged "
+                                                                  "like `address`; `null` "
+                                                                  "clears it whole.")
                             if update else with_(ref("Address"), description="Shipping address.")),
         "tax_info": nullable({"type": "array", "items": ref("TaxId")}, title="Tax Info"),
-        "email": nullable(STR, title="Email", description="Stored as given (no format check)."),
+        "email": nullable(with_(STR, format="email"), title="Email",
+                          description="An email address as pydantic's `EmailStr` checks it "
+                                      "(email-validator's rules, no deliverability check; a "
+                                      "422 `value_error` otherwise), stored normalised (the "
+                                      "domain lower-cased, in Unicode form). Unique among the "
+                                      "organisation's customers, compared with A-Z "
+                                      "lower-cased: a duplicate is 400."),
         "phone_number": nullable(STR, title="Phone Number"),
         "connector": (nullable(ref("ConnectorInfo"), description="`null` clears it.") if update
                       else with_(ref("ConnectorInfo"),
@@ -569,7 +579,7 @@ SCHEMAS["CustomerResponseSchema"] = answer_obj(
         "customer_name": with_(STR, title="Customer Name"),
         "custom_data": with_(OBJ, title="Custom Data", description="`{}` by default."),
         "address": with_(ref("AddressResponse"), description="`{}` by default."),
-        "ship_to_address": nullable(ref("AddressResponse")),
+        "ship_to_address": with_(ref("AddressResponse"), description="`{}` when unset."),
         "tax_info": nullable({"type": "array", "items": ref("TaxId")}, title="Tax Info"),
         "phone_number": nullable(STR, title="Phone Number"),
         "email": nullable(STR, title="Email"),
@@ -830,6 +840,9 @@ R400 = err("The body could not be parsed: not UTF-8, or JSON nested deeper than 
            "parameters (limit N)`).")
 R400_QUERY = err("More query parameters than `serve --max-query-params` allows (64 by "
                  "default): `Too many query parameters (limit N)`.")
+R400_EMAIL = err(R400["description"] + " Or another customer of the organisation has "
+                 "this email (compared with A-Z lower-cased): `A customer with this email "
+                 "already exists`, and nothing was changed.")
 R414 = err("The path and query string, decoded, are longer than `serve --max-url-bytes` "
            "(16384 by default): `URI too long (limit N bytes)`.")
 R401 = err("No `x-api-key`; a key that is unknown, malformed or revoked; or no "
@@ -1096,7 +1109,7 @@ PATHS = {
         "post": op("Create-customer", "Customers", "Create customer",
                    "Create a customer; answers it.",
                    body=body_of("CreateCustomerRequestSchema"),
-                   resp=responses(ok(CUST), body=True)),
+                   resp=dict(responses(ok(CUST), body=True), **{"400": R400_EMAIL})),
     },
     "/customers/{customer_id}": {
         "get": op("Get-customer-by-ID", "Customers", "Get customer by ID",
@@ -1106,7 +1119,8 @@ PATHS = {
                     "Update a customer: every field optional; absent keeps, null clears "
                     "(`customer_name` cannot be cleared). Answers the customer as it now "
                     "stands.", [P_CUST], body=body_of("UpdateCustomerRequestSchema"),
-                    resp=responses(ok(CUST), body=True, not_found=NF_CUST)),
+                    resp=dict(responses(ok(CUST), body=True, not_found=NF_CUST),
+                              **{"400": R400_EMAIL})),
         "delete": op("Delete-customer", "Customers", "Delete customer",
                      "Delete a customer no customer entitlement row uses; answers it as it "
                      "was.", [P_CUST],
@@ -1121,7 +1135,7 @@ PATHS = {
         "post": op("Legacy-create-customer", "Customers", "Create customer (legacy path)",
                    "The same as `POST /customers`.",
                    body=body_of("CreateCustomerRequestSchema"),
-                   resp=responses(ok(CUST), body=True)),
+                   resp=dict(responses(ok(CUST), body=True), **{"400": R400_EMAIL})),
     },
 }
 

@@ -49,6 +49,9 @@ void api_reply_store(http_req *r, store_rc rc, const char *what) {
     case STORE_SHORT: /* consume answers its own 409; a fallback only */
         http_reply_detail(r, 409, "Not enough remaining");
         return;
+    case STORE_DUPLICATE: /* only customers have a unique field, their email */
+        http_reply_detail(r, 400, "A customer with this email already exists");
+        return;
     case STORE_BUSY:
         http_reply_header(r, "Retry-After", "1");
         http_reply_detail(r, 503, "The database is busy or unavailable; retry shortly");
@@ -244,7 +247,7 @@ void api_write_customer(jw *w, const model_customer *c) {
     api_kmstr(w, "customer_name", c->customer_name);
     kjson(w, "custom_data", c->custom_data, "{}");
     kjson(w, "address", c->address, "{}");
-    kjson(w, "ship_to_address", c->ship_to_address, "null");
+    kjson(w, "ship_to_address", c->ship_to_address, "{}");
     kjson(w, "tax_info", c->tax_info, "null");
     api_kmstr(w, "phone_number", c->phone_number);
     api_kmstr(w, "email", c->email);

@@ -5,6 +5,7 @@
 
 #include "domain/dt.h"
 #include "domain/uid.h"
+#include "validate/pyjson.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static const vfield CREATE[F_COUNT] = {
                    .sub = ADDRESS, .nsub = N(ADDRESS)},
     [F_TAX_INFO] = {.name = "tax_info", .type = V_LIST_MODEL, .nullable = true,
                     .class_name = "TaxId", .sub = TAX_ID, .nsub = N(TAX_ID)},
-    [F_EMAIL] = {.name = "email", .type = V_STR, .nullable = true},
+    [F_EMAIL] = {.name = "email", .type = V_EMAIL, .nullable = true},
     [F_PHONE] = {.name = "phone_number", .type = V_STR, .nullable = true},
     [F_CONNECTOR] = {.name = "connector", .type = V_MODEL, .class_name = "ConnectorInfo",
                      .sub = CONNECTOR, .nsub = N(CONNECTOR)},
@@ -162,7 +163,7 @@ static const vfield UPDATE[F_COUNT] = {
                    .sub = ADDRESS, .nsub = N(ADDRESS)},
     [F_TAX_INFO] = {.name = "tax_info", .type = V_LIST_MODEL, .nullable = true,
                     .class_name = "TaxId", .sub = TAX_ID, .nsub = N(TAX_ID)},
-    [F_EMAIL] = {.name = "email", .type = V_STR, .nullable = true},
+    [F_EMAIL] = {.name = "email", .type = V_EMAIL, .nullable = true},
     [F_PHONE] = {.name = "phone_number", .type = V_STR, .nullable = true},
     [F_CONNECTOR] = {.name = "connector", .type = V_MODEL, .nullable = true, .class_name = "ConnectorInfo",
                      .sub = CONNECTOR, .nsub = N(CONNECTOR)},
@@ -180,7 +181,31 @@ const api_schema api_customer_schemas[] = {
 typedef struct {
     vval v[F_COUNT];
     char *text[F_COUNT]; /* new values, made before the transaction */
+    int oom;             /* an address merge ran out of memory: answer 500 */
 } cust_patch;
+
+/* An address of a PATCH merged onto the stored one, as dict.update does:
+ * members present replace (null included: the member is then null),
+ * members absent stay. NULL when memory ran out (*oom set). */
+static char *merge_address(const char *stored, const json_t *patch, int *oom) {
+    /* read back as it was written: pyjson keeps numbers past a double */
+    json_t *obj = NULL;
+    pyjson_error perr;
+    if (stored && pyjson_parse(stored, strlen(stored), &obj, &perr) != PYJSON_OK) obj = NULL;
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        obj = json_object();
+    }
+    char *m = NULL;
+    if (obj && json_object_update(obj, (json_t *)patch) == 0) {
+        vval v = {.present = true, .json = obj};
+        m = json_text(&v, oom);
+    } else {
+        *oom = 1;
+    }
+    json_decref(obj);
+    return m;
+}
 
 /* Runs inside the store's transaction, so it cannot fail: absent keeps,
  * null clears, new texts move into the row. */
@@ -197,7 +222,12 @@ static void apply_cust(void *ctx, model_customer *c) {
         if (!p->v[i].present) continue;
         if (i == F_COMMS) c->communications_enabled = opt_b(&p->v[i], -1);
         else if (i == F_AUTOCHARGE) c->auto_charge_enabled = opt_b(&p->v[i], -1);
-        else {
+        else if ((i == F_ADDRESS || i == F_SHIP_TO) && !p->v[i].null) {
+            char *m = merge_address(*fields[i], p->v[i].json, &p->oom);
+            if (!m) continue; /* p->oom: the handler answers 500, nothing is kept */
+            mstr_free(*fields[i]);
+            *fields[i] = m;
+        } else {
             mstr_free(*fields[i]);
             *fields[i] = p->text[i];
             p->text[i] = NULL;
@@ -238,6 +268,10 @@ void h_customer_update(void *appv, http_req *r) {
     store_rc rc = store_customer_update(app->st, r->org, id, apply_cust, &p, dt_now(), &c);
     if (rc != STORE_OK) {
         api_reply_store(r, rc, "Customer");
+    } else if (p.oom) {
+        /* a 5xx: api_write_end() keeps nothing of the held write */
+        http_reply_detail(r, 500, "Internal Server Error: out of memory");
+        model_customer_clear(&c);
     } else {
         api_reply_customer(r, &c);
         model_customer_clear(&c);

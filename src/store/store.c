@@ -30,6 +30,7 @@ const char *store_rc_name(store_rc rc) {
     case STORE_WINDOW: return "window";
     case STORE_BUSY: return "busy";
     case STORE_SHORT: return "short";
+    case STORE_DUPLICATE: return "duplicate";
     case STORE_ERROR: return "error";
     case STORE_UNKNOWN: return "outcome unknown";
     case STORE_HALTED: return "halted";
@@ -177,4 +178,15 @@ bool list_sort_value(const list_result *r, size_t i, const char *sort, list_valu
     v->s = *id;
     v->len = strlen(*id);
     return true;
+}
+
+char *store_email_key(const char *email) {
+    size_t n = strlen(email);
+    char *key = malloc(n + 1);
+    if (!key) return NULL;
+    for (size_t i = 0; i <= n; i++) {
+        char ch = email[i];
+        key[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch | 0x20) : ch;
+    }
+    return key;
 }

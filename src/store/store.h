@@ -21,6 +21,7 @@ typedef enum {
     STORE_WINDOW,    /* active_from would be after expiry_at */
     STORE_BUSY,      /* the database is locked or unreachable: retry later (503) */
     STORE_SHORT,     /* consume: the active rows hold less than asked (409) */
+    STORE_DUPLICATE, /* a customer of the organisation has this email already (400) */
     STORE_ERROR,     /* anything else (500), logged by the backend */
     /* A write whose outcome is unknown (503): its commit was made but the
      * sync that was to make it durable failed, so it may or may not be on
@@ -364,6 +365,14 @@ const char *store_rc_name(store_rc rc);
 #define store_apikey_get(s, ...) ((s)->ops->apikey_get((s), __VA_ARGS__))
 #define store_apikey_list(s, ...) ((s)->ops->apikey_list((s), __VA_ARGS__))
 #define store_apikey_revoke(s, ...) ((s)->ops->apikey_revoke((s), __VA_ARGS__))
+/* The key two customers' emails share when they are one: the address with
+ * A-Z lowered, nothing else (SQLite's lower() and PostgreSQL's lower() on
+ * COLLATE "C" text agree on exactly that, so migrations compute it in SQL).
+ * The address is already normalised (a lower-case domain), so this compares
+ * local parts case-insensitively in ASCII; other letters compare exactly.
+ * malloc'd; NULL when memory ran out. */
+char *store_email_key(const char *email);
+
 #define store_customer_create(s, ...) ((s)->ops->customer_create((s), __VA_ARGS__))
 #define store_customer_get(s, ...) ((s)->ops->customer_get((s), __VA_ARGS__))
 #define store_entitlement_create(s, ...) ((s)->ops->entitlement_create((s), __VA_ARGS__))

@@ -143,8 +143,8 @@ static const struct {
     [P_KEY_REVOKE] = {"revoke key", "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) "
                                     "WHERE id = $1 RETURNING org_id, created_at, revoked_at"},
     [P_CUST_INSERT] = {"insert customer",
-                       "INSERT INTO customers(" CUST_COLS ", org_id) VALUES ($1, $2, $3, $4, $5, "
-                       "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"},
+                       "INSERT INTO customers(" CUST_COLS ", org_id, email_key) VALUES ($1, $2, "
+                       "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"},
     [P_CUST_GET] = {"customer",
                     "SELECT " CUST_COLS " FROM customers WHERE id = $1 AND org_id = $2"},
     [P_CUST_LOCK] = {"lock customer", "SELECT " CUST_COLS " FROM customers "
@@ -188,8 +188,10 @@ static const struct {
                        "UPDATE customers SET customer_name = $3, external_id = $4, email = $5, "
                        "phone_number = $6, business_entity_id = $7, communications_enabled = $8, "
                        "auto_charge_enabled = $9, custom_data = $10, address = $11, "
-                       "ship_to_address = $12, tax_info = $13, connector = $14, updated_at = $15 "
-                       "WHERE id = $1 AND org_id = $2"},
+                       "ship_to_address = $12, tax_info = $13, connector = $14, updated_at = $15, "
+                       /* a key is made when the email changes (see migration 5) */
+                       "email_key = CASE WHEN email IS NOT DISTINCT FROM $5 THEN email_key "
+                       "ELSE $16 END WHERE id = $1 AND org_id = $2"},
     [P_CUST_DELETE] = {"delete customer", "DELETE FROM customers WHERE id = $1 AND org_id = $2"},
     [P_CUST_IN_USE] = {"customer in use", "SELECT 1 FROM customer_entitlements "
                                           "WHERE org_id = $2 AND customer_id = $1 LIMIT 1"},
@@ -344,6 +346,18 @@ static const char *const MIGRATIONS[] = {
     "  status INTEGER NOT NULL, body BYTEA NOT NULL, request_id" TXT ","
     "  created_at BIGINT NOT NULL, PRIMARY KEY (org_id, key));"
     "CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
+    /* 5: a customer's email is unique in its organisation, compared with
+     * A-Z lowered (store_email_key(); lower() on COLLATE "C" text lowers
+     * ASCII only, as SQLite's does). Where customers made before already
+     * share an email, the oldest (created_at, id) gets the key and the
+     * others keep their email without one: nothing is lost, and a new
+     * customer or a changed email cannot take it again. */
+    "ALTER TABLE customers ADD COLUMN email_key" TXT ";"
+    "UPDATE customers SET email_key = lower(email) WHERE id IN ("
+    "  SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY org_id, lower(email)"
+    "    ORDER BY created_at, id) AS k FROM customers WHERE email IS NOT NULL) AS t"
+    "  WHERE k = 1);"
+    "CREATE UNIQUE INDEX customers_org_email ON customers(org_id, email_key);",
 };
 #define N_MIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
 
@@ -578,9 +592,10 @@ typedef struct {
     bool prepared[P_COUNT];
     char *cached[PG_LIST_CACHE]; /* list statements prepared on pg: types, '|', SQL */
     unsigned cache_next;
-    int64_t deadline; /* monotonic ms: the current call's end */
-    char sqlstate[6]; /* of the last failure */
-    char error[256];  /* its message */
+    int64_t deadline;    /* monotonic ms: the current call's end */
+    char sqlstate[6];    /* of the last failure */
+    char constraint[64]; /* the constraint it broke, if any */
+    char error[256];     /* its message */
     params p;
     bool bound; /* holds an idempotent request's transaction (idem_begin) */
 } pconn;
@@ -656,6 +671,8 @@ static bool state_is(const char *state, const char *prefix) {
 static store_rc failure(pconn *c, const char *what, const PGresult *res) {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+    const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    snprintf(c->constraint, sizeof c->constraint, "%s", cons ? cons : "");
     snprintf(c->error, sizeof c->error, "%s", res ? PQresultErrorMessage(res) : "no result");
     c->error[strcspn(c->error, "\n")] = '\0';
     if (!state || PQstatus(c->pg) != CONNECTION_OK || state_is(state, "08") ||
@@ -1109,7 +1126,17 @@ static void p_customer(params *p, const model_customer *m) {
     p_mstr(p, m->connector);
 }
 
+/* The unique index on (org_id, email_key) refused the customer. */
+static store_rc duplicate_of(pconn *c, store_rc r) {
+    if (r == STORE_CONFLICT && strcmp(c->sqlstate, "23505") == 0 &&
+        strcmp(c->constraint, "customers_org_email") == 0)
+        return STORE_DUPLICATE;
+    return r;
+}
+
 static store_rc pg_customer_create(store *s, const char *org, const model_customer *m) {
+    char *key = NULL;
+    if (m->email && !(key = store_email_key(m->email))) return STORE_ERROR;
     BORROW(c, s);
     store_rc r = one_begin(c);
     if (r == STORE_OK) {
@@ -1118,8 +1145,10 @@ static store_rc pg_customer_create(store *s, const char *org, const model_custom
         p_int(&c->p, m->created_at);
         p_int(&c->p, m->updated_at);
         p_str(&c->p, org);
-        r = run(c, P_CUST_INSERT, NULL);
+        p_str(&c->p, key);
+        r = duplicate_of(c, run(c, P_CUST_INSERT, NULL));
     }
+    free(key);
     r = one_end(c, r);
     give_back(PG(s), c);
     return r;
@@ -1486,7 +1515,11 @@ static store_rc pg_customer_update(store *s, const char *org, const char *id,
         p_str(&c->p, org);
         p_customer(&c->p, out);
         p_int(&c->p, now);
-        r = run(c, P_CUST_UPDATE, NULL);
+        char *key = NULL;
+        if (out->email && !(key = store_email_key(out->email))) r = STORE_ERROR;
+        p_str(&c->p, key);
+        if (r == STORE_OK) r = duplicate_of(c, run(c, P_CUST_UPDATE, NULL));
+        free(key);
     }
     r = tx_end(c, r);
     give_back(PG(s), c);

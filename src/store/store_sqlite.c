@@ -128,8 +128,8 @@ static const char *const SQL[S_COUNT] = {
     [S_CUST_INSERT] =
         "INSERT INTO customers(id, org_id, customer_name, external_id, email, phone_number, "
         "business_entity_id, communications_enabled, auto_charge_enabled, custom_data, address, "
-        "ship_to_address, tax_info, connector, created_at, updated_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        "ship_to_address, tax_info, connector, created_at, updated_at, email_key) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     [S_CUST_GET] = "SELECT id, customer_name, external_id, email, phone_number, business_entity_id, "
                    "communications_enabled, auto_charge_enabled, custom_data, address, "
                    "ship_to_address, tax_info, connector, created_at, updated_at "
@@ -162,7 +162,9 @@ static const char *const SQL[S_COUNT] = {
     [S_CUST_UPDATE] = "UPDATE customers SET customer_name = ?3, external_id = ?4, email = ?5, "
                       "phone_number = ?6, business_entity_id = ?7, communications_enabled = ?8, "
                       "auto_charge_enabled = ?9, custom_data = ?10, address = ?11, "
-                      "ship_to_address = ?12, tax_info = ?13, connector = ?14, updated_at = ?15 "
+                      "ship_to_address = ?12, tax_info = ?13, connector = ?14, updated_at = ?15, "
+                      /* a key is made when the email changes (see migration 5) */
+                      "email_key = CASE WHEN email IS ?5 THEN email_key ELSE ?16 END "
                       "WHERE id = ?1 AND org_id = ?2",
     [S_CUST_DELETE] = "DELETE FROM customers WHERE id = ?1 AND org_id = ?2",
     [S_CUST_IN_USE] = "SELECT 1 FROM customer_entitlements WHERE org_id = ?2 AND customer_id = ?1 "
@@ -298,6 +300,18 @@ static const char *const MIGRATIONS[] = {
     "  status INTEGER NOT NULL, body BLOB NOT NULL, request_id TEXT,"
     "  created_at INTEGER NOT NULL, PRIMARY KEY (org_id, key)) WITHOUT ROWID;"
     "CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
+    /* 5: a customer's email is unique in its organisation, compared with
+     * A-Z lowered (email_key(), which lower() here and PostgreSQL's lower()
+     * on COLLATE "C" text compute alike). Where customers made before
+     * already share an email, the oldest (created_at, id) gets the key and
+     * the others keep their email without one: nothing is lost, and a new
+     * customer or a changed email cannot take it again. */
+    "ALTER TABLE customers ADD COLUMN email_key TEXT;"
+    "UPDATE customers SET email_key = lower(email) WHERE id IN ("
+    "  SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY org_id, lower(email)"
+    "    ORDER BY created_at, id) AS k FROM customers WHERE email IS NOT NULL) AS t"
+    "  WHERE k = 1);"
+    "CREATE UNIQUE INDEX customers_org_email ON customers(org_id, email_key);",
 };
 #define N_MIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
 
@@ -1072,6 +1086,16 @@ static store_rc sq_apikey_revoke(store *s, const char *key_id, int64_t now, stor
     return r;
 }
 
+static store_rc step_done(conn *c, sqlite3_stmt *st, const char *what);
+
+/* The unique index on (org_id, email_key) refused the customer: the only
+ * unique constraint of customers besides the id's, a fresh UUID. */
+static store_rc duplicate_of(conn *c, store_rc r) {
+    if (r == STORE_CONFLICT && sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_UNIQUE)
+        return STORE_DUPLICATE;
+    return r;
+}
+
 static store_rc sq_customer_create(store *s, const char *org, const model_customer *m) {
     WRITE_BEGIN(c, s);
     sqlite3_stmt *st = stmt(c, S_CUST_INSERT);
@@ -1092,7 +1116,17 @@ static store_rc sq_customer_create(store *s, const char *org, const model_custom
     bind_mstr(st, 14, m->connector);
     sqlite3_bind_int64(st, 15, m->created_at);
     sqlite3_bind_int64(st, 16, m->updated_at);
-    return write_one(SQ(s), c, st, NULL);
+    char *key = NULL;
+    store_rc r = STORE_OK;
+    if (m->email && !(key = store_email_key(m->email))) r = STORE_ERROR;
+    bind_text(st, 17, key);
+    if (r == STORE_OK)
+        r = step_done(c, st, "insert customer");
+    else
+        sqlite3_reset(st);
+    free(key);
+    r = duplicate_of(c, r);
+    return tx_end(SQ(s), c, r);
 }
 
 /* Columns as S_CUST_GET selects them, from column `b`. */
@@ -1828,7 +1862,15 @@ static store_rc sq_customer_update(store *s, const char *org, const char *id,
         bind_mstr(st, 13, out->tax_info);
         bind_mstr(st, 14, out->connector);
         sqlite3_bind_int64(st, 15, now);
-        r = step_done(c, st, "update customer");
+        char *key = NULL;
+        if (out->email && !(key = store_email_key(out->email))) r = STORE_ERROR;
+        bind_text(st, 16, key);
+        if (r == STORE_OK)
+            r = step_done(c, st, "update customer");
+        else
+            sqlite3_reset(st);
+        free(key);
+        r = duplicate_of(c, r);
     }
     r = tx_end(SQ(s), c, r);
     if (r != STORE_OK) model_customer_clear(out);

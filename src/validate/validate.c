@@ -3,6 +3,7 @@
 #include "domain/dt.h"
 #include "domain/num.h"
 #include "domain/uid.h"
+#include "validate/email.h"
 #include "validate/pyjson.h"
 
 #include <math.h>
@@ -88,6 +89,44 @@ static void check_str(const json_t *v, const vfield *f, vval *out, json_t *error
         return;
     }
     out->ok = true;
+}
+
+/* A string, then EmailStr's check: the value becomes the normalised
+ * address; a refusal is pydantic's value_error with ctx {"reason"}. */
+static void check_email(const json_t *v, const vfield *f, vval *out, json_t *errors,
+                        const json_t *loc) {
+    check_str(v, f, out, errors, loc);
+    if (!out->ok) return;
+    out->ok = false;
+    static _Thread_local char reason[EMAIL_REASON_BUF];
+    size_t n = 0, rlen = 0;
+    int rc = email_check(out->s, out->len, out->email, &n, reason, &rlen);
+    if (rc == 0) {
+        out->s = out->email;
+        out->len = n;
+        out->ok = true;
+        return;
+    }
+    if (rc == -2) {
+        /* out of memory: an error item, so nothing unchecked is stored */
+        err(errors, loc, f, "value_error", "value is not a valid email address: out of memory", v,
+            NULL);
+        return;
+    }
+    static const char head[] = "value is not a valid email address: ";
+    char *msg = malloc(sizeof head + rlen);
+    json_t *ctx = json_object();
+    if (msg) {
+        memcpy(msg, head, sizeof head - 1);
+        memcpy(msg + sizeof head - 1, reason, rlen);
+    }
+    json_object_set_new(ctx, "reason", json_stringn(reason, rlen));
+    err(errors, loc, f, "value_error", head, v, ctx);
+    /* the reason may quote U+0000: msg is set with its length */
+    if (msg)
+        json_object_set_new(json_array_get(errors, json_array_size(errors) - 1), "msg",
+                            json_stringn(msg, sizeof head - 1 + rlen));
+    free(msg);
 }
 
 /* A number from any JSON value, pydantic's lax float. Returns 0 on success,
@@ -290,6 +329,9 @@ static void check_one(const json_t *v, const vfield *f, vval *out, json_t *error
     case V_NUM_NONNEG: check_num(v, f, out, errors, loc); break;
     case V_TIME: check_time(v, f, out, errors, loc); break;
     case V_UUID: check_uuid(v, f, out, errors, loc); break;
+    case V_EMAIL:
+        check_email(v, f, out, errors, loc);
+        break;
     case V_BOOL: check_bool(v, f, out, errors, loc); break;
     case V_ENUM: check_enum(v, f, out, errors, loc); break;
     case V_DICT:
@@ -393,7 +435,8 @@ char *validate_strdup(const vval *v, const vfield *f, int *oom) {
     if (!v->present || v->null || !v->ok) return NULL;
     char *s = NULL;
     if (f->type == V_UUID) s = mstr_new(v->uuid, strlen(v->uuid));
-    else if (f->type == V_STR || f->type == V_ENUM) s = mstr_new(v->s, v->len);
+    else if (f->type == V_STR || f->type == V_ENUM || f->type == V_EMAIL)
+        s = mstr_new(v->s, v->len);
     else return NULL;
     if (!s) *oom = 1;
     return s;

@@ -19,6 +19,7 @@
 
 typedef enum {
     V_STR,
+    V_EMAIL,      /* pydantic's EmailStr (email.h): the normalised address */
     V_NUM,        /* finite double */
     V_NUM_NONNEG, /* finite double >= 0 (quantities) */
     V_TIME,       /* date-time -> UTC microseconds */
@@ -51,6 +52,7 @@ typedef struct {
     double num;
     int64_t time;
     char uuid[ID_BUF];
+    char email[256]; /* V_EMAIL: the normalised address, `s` points here */
     int b;
     const json_t *json; /* the value as sent */
 } vval;

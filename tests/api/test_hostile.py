@@ -1032,7 +1032,9 @@ class HostileValid(ServerTestCase):
         for i, s in enumerate(HOSTILE_VALID):
             ascii_only = i % 2 == 0  # half sent with \u escapes, half as raw UTF-8
             ext = s if len(s) <= 255 else s[:255]
-            body = {"customer_name": s, "external_id": ext, "email": s, "phone_number": s,
+            # email is an EmailStr (test_customer_email.py), so a plain address here
+            body = {"customer_name": s, "external_id": ext, "email": "h%d@example.com" % i,
+                    "phone_number": s,
                     "custom_data": {s: s, "n": [s]}, "address": {"line1": s, "city": s},
                     "connector": {"name": s}, "tax_info": [{"tax_id": s}]}
             r = cl.post("/customers", json.dumps(body, ensure_ascii=ascii_only).encode())
@@ -1069,9 +1071,9 @@ class HostileValid(ServerTestCase):
             self.assertExact(s, pe["description"], "patched entitlement %d description" % i)
             en["name"] = s + "#"
             pc = self.assertJson(cl.patch("/customers/%s" % got["id"],
-                                          json.dumps({"email": s + "@"}, ensure_ascii=ascii_only).encode()), 200)
-            self.assertExact(s + "@", pc["email"], "patched customer %d" % i)
-            got["email"] = s + "@"
+                                          json.dumps({"phone_number": s + "@"}, ensure_ascii=ascii_only).encode()), 200)
+            self.assertExact(s + "@", pc["phone_number"], "patched customer %d" % i)
+            got["phone_number"] = s + "@"
 
         # the lists hold exactly what was made
         allc = self.walk(cl, "/customers", "data")

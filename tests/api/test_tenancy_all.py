@@ -103,7 +103,7 @@ class TenancyAll(ServerTestCase):
         ids, a marker in the names and the row's contract id."""
         mark = "%s-marker-%s" % (who, new_id())
         e = self.make_entitlement(client, name="Ent " + mark, entitlement_type="Quantity")["id"]
-        c = self.make_customer(client, customer_name="Cust " + mark, email="%s@x.io" % who.lower())["id"]
+        c = self.make_customer(client, customer_name="Cust " + mark, email="%s-%s@x.io" % (who.lower(), new_id()[:8]))["id"]
         contract = new_id()
         full = dict(active_from="2026-01-01T00:00:00Z", expiry_at="2099-01-01T00:00:00Z",
                     quantity=100, quantity_used=10, contract_id=contract)
