@@ -95,6 +95,10 @@ void h_customer_create(void *appv, http_req *r) {
     int oom = 0;
     if (!api_read_body(r, &body)) goto out;
     validate_body(body, CREATE, F_COUNT, v, errors);
+    if (validate_oom(v, F_COUNT)) {
+        http_reply_detail(r, 500, "Internal Server Error: out of memory");
+        goto out;
+    }
     if (json_array_size(errors)) {
         api_reply_errors(r, errors);
         errors = NULL;
@@ -247,6 +251,10 @@ void h_customer_update(void *appv, http_req *r) {
         p.v[F_NAME].null)
         validate_error(errors, "value_error", validate_loc("body", "customer_name", NULL),
                        "Value error, customer_name cannot be cleared", p.v[F_NAME].json, NULL);
+    if (validate_oom(p.v, F_COUNT)) {
+        http_reply_detail(r, 500, "Internal Server Error: out of memory");
+        goto out;
+    }
     if (json_array_size(errors)) {
         api_reply_errors(r, errors);
         errors = NULL;

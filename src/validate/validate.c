@@ -108,9 +108,9 @@ static void check_email(const json_t *v, const vfield *f, vval *out, json_t *err
         return;
     }
     if (rc == -2) {
-        /* out of memory: an error item, so nothing unchecked is stored */
-        err(errors, loc, f, "value_error", "value is not a valid email address: out of memory", v,
-            NULL);
+        /* out of memory: not the client's mistake, and not ok either, so
+         * nothing unchecked is stored (validate_oom) */
+        out->oom = true;
         return;
     }
     static const char head[] = "value is not a valid email address: ";
@@ -397,8 +397,15 @@ void validate_object(const json_t *obj, const vfield *fields, size_t n, vval *va
     }
 }
 
+bool validate_oom(const vval *vals, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (vals[i].oom) return true;
+    return false;
+}
+
 bool validate_body(const json_t *body, const vfield *fields, size_t n, vval *vals,
                    json_t *errors) {
+    memset(vals, 0, n * sizeof *vals); /* read by validate_oom() whatever the body */
     if (!body || json_is_null(body)) {
         validate_error(errors, "missing", validate_loc("body", NULL), "Field required", NULL,
                        NULL);

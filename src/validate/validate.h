@@ -47,6 +47,7 @@ typedef struct {
     bool present; /* the key was in the body */
     bool null;    /* present as null */
     bool ok;      /* converted without error */
+    bool oom;     /* memory ran out checking it (V_EMAIL): a 500, not a 422 */
     const char *s; /* V_STR, V_ENUM: points into the body */
     size_t len;
     double num;
@@ -69,6 +70,8 @@ json_t *validate_loc(const char *first, ...);
  * required body parameter: absent or null is "missing", a non-object is
  * "model_attributes_type". Errors get loc ["body", ...]. Returns true when
  * the body is an object (field values are then in `vals`, one per field). */
+/* Did memory run out checking one of the values (no error item says so)? */
+bool validate_oom(const vval *vals, size_t n);
 bool validate_body(const json_t *body, const vfield *fields, size_t n, vval *vals,
                    json_t *errors);
 

@@ -171,7 +171,7 @@ class FaultCase(ServerTestCase):
 
     def customer(self):
         return self.make_customer(external_id="ext-%s" % new_id()[:8],
-                                  email="f@example.com",
+                                  email="f-%s@example.com" % new_id()[:8],
                                   custom_data={"tier": "gold", "n": [1, 2]},
                                   address={"line1": "1 Main St", "city": "Paris"})["id"]
 
@@ -208,9 +208,10 @@ class TestFaults(FaultCase):
     def test_create_customer(self):
         self.run_faults(
             "POST /customers",
-            lambda: {},
+            # emails are unique per organisation: one per fault kind
+            lambda: {"email": "c-%s@example.com" % new_id()[:8]},
             lambda fx, h: self.c.post("/customers", {
-                "customer_name": "Cust", "external_id": "x-1", "email": "a@b.c",
+                "customer_name": "Cust", "external_id": "x-1", "email": fx["email"],
                 "phone_number": "+331", "business_entity_id": new_id(),
                 "custom_data": {"a": {"b": [1, "two", None]}},
                 "address": {"line1": "1 Main St", "city": "Paris", "country": "FR"},
