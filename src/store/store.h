@@ -331,6 +331,10 @@ typedef struct store_ops {
     store_rc (*scan_ledger)(store *s, bool (*fn)(void *cls, const ledger_entry *e), void *cls);
     store_rc (*scan_rows)(store *s, bool (*fn)(void *cls, const char *org, const model_grant *g),
                           void *cls);
+    /* The database's own consistency check, before verify trusts what it
+     * reads (optional: PostgreSQL checksums its pages itself). STORE_ERROR
+     * with the first complaint in `msg` when it fails. */
+    store_rc (*integrity)(store *s, char *msg, size_t cap);
 } store_ops;
 
 struct store {

@@ -228,3 +228,32 @@ class VerifyForgedEntries(VerifyBase):
         self.forge(rid, "org_id, 0, row_id, at - 1, 'update', entitlement_id, customer_id, "
                    "0, 0, quantity, quantity_used, active_from, expiry_at")
         self.assertMismatch(rid, "an update entry before the row's create")
+
+
+class VerifyCorruptFile(VerifyBase):
+    """A file SQLite itself reports as corrupt fails verify (issue 13, low),
+    even where the ledger and the rows still agree: an index whose entries
+    no longer match its definition (made with writable_schema) answers
+    every query verify makes, and only PRAGMA integrity_check sees it."""
+
+    def test_integrity_check_runs_first(self):
+        if harness.BACKEND != "sqlite":
+            self.skipTest("PostgreSQL checks its own pages")
+        e, c, *_ = self.seed()
+        self.assertJson(self.c.post(consume_path(e, c), {"quantity": 1},
+                                    headers={"Idempotency-Key": "corrupt-1"}), 200)
+        self.quiesce()
+        self.assertVerifies("before the corruption")
+        import sqlite3
+        con = sqlite3.connect(self.db)
+        try:
+            con.execute("PRAGMA writable_schema=ON")
+            con.execute("UPDATE sqlite_master SET sql = 'CREATE INDEX idempotency_keys_created "
+                        "ON idempotency_keys(status)' WHERE name = 'idempotency_keys_created'")
+            con.commit()
+        finally:
+            con.close()
+        r = verify(self.db)
+        self.assertEqual(r.rc, 1, verify_text(r))
+        self.assertIn("corrupt", r.out)
+        self.assertIn("idempotency_keys_created", r.out)
