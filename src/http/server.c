@@ -216,11 +216,27 @@ static void log_flush_all(struct http_server *srv) {
     pthread_mutex_unlock(&srv->logs_lock);
 }
 
+/* A client's bytes as one log field: control characters, space, DEL and
+ * the backslash as \xHH, so that a decoded %0A cannot start a forged line,
+ * %1B cannot colour a terminal and %20 cannot shift the fields; at most
+ * `max` bytes of `in` are read. */
+static void log_field(const char *in, size_t max, char *out, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; in[i] && i < max && k + 5 < cap; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        if (ch <= 0x20 || ch == 0x7f || ch == '\\') k += (size_t)snprintf(out + k, cap - k, "\\x%02x", ch);
+        else out[k++] = (char)ch;
+    }
+    out[k] = '\0';
+}
+
 static void log_line(struct http_server *srv, req_state *st) {
-    char line[600];
+    char line[1400], method[100], path[1210];
     int64_t us = dt_now() - st->start_us;
-    int n = snprintf(line, sizeof line, "%s %.300s %u %lldus %s\n", st->req.method,
-                     st->req.path, st->req.status, (long long)us, st->req.request_id);
+    log_field(st->req.method, 24, method, sizeof method);
+    log_field(st->req.path, 300, path, sizeof path);
+    int n = snprintf(line, sizeof line, "%s %s %u %lldus %s\n", method, path, st->req.status,
+                     (long long)us, st->req.request_id);
     if (n <= 0) return;
     size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
     if (tls_log_srv != srv) { /* this thread's first line */

@@ -237,6 +237,22 @@ class Logs(ServerTestCase):
         self.assertTrue(seen(text), "no log lines for POST /customers 200 and PUT /customers 405:\n"
                         + text[-3000:])
 
+    def test_log_escapes_control_characters(self):
+        """A decoded %0A or %1B in the path cannot forge a log line or colour
+        a terminal (issue 13, low): control bytes, space and backslash are
+        written as \\xHH."""
+        marker = new_id()
+        path = "/customers/%s%%0AGET%%20/forged%%20200%%201us%%20x%%1B[31mred%%5C" % marker
+        r = self.c.get(path)
+        self.assertEqual(r.status, 404, str(r))
+        text = self.wait_log(lambda t: marker in t)
+        lines = [ln for ln in text.splitlines() if marker in ln]
+        self.assertEqual(len(lines), 1, text[-3000:])
+        self.assertIn("%s\\x0aGET\\x20/forged\\x20200\\x201us\\x20x\\x1b[31mred\\x5c 404 "
+                      % marker, lines[0])
+        self.assertNotIn("\x1b", text)
+        self.assertFalse(any(ln.startswith("GET /forged") for ln in text.splitlines()), text[-3000:])
+
     def test_key_never_logged(self):
         bad_key = "badkey_" + new_id().replace("-", "")
         for _ in range(3):
