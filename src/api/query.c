@@ -283,8 +283,8 @@ static void search_error(parse_ctx *c, const char *field, size_t n) {
 
 static void search_pairs(parse_ctx *c) {
     list_params *p = c->p;
+    if (!p->q.search || !memchr(p->q.search, '=', p->q.search_len)) return;
     const char *t = p->q.search, *end = t + p->q.search_len;
-    if (!t || !memchr(t, '=', p->q.search_len)) return;
     list_filter *last = NULL;
     for (;;) {
         const char *comma = memchr(t, ',', (size_t)(end - t)), *stop = comma ? comma : end;
