@@ -1079,6 +1079,20 @@ class RankedCustomerSearch(ServerTestCase, ListMixin):
         r = c.get("/customers?search_name_external_id=%ff")
         self.assertOneError(r, "string_unicode", ["query", "search_name_external_id"])
 
+    def test_ranks_fold_every_script(self):
+        """Equal and starts-with are case-insensitive as the contains is:
+        Ä/ä, Ω/ω fold on both backends."""
+        c = fresh_client(self)
+        contains = self.make_customer(c, customer_name="x ΩMEGA Äpfel")
+        prefix = self.make_customer(c, customer_name="zz", external_id="ωmega äpfel!")
+        exact = self.make_customer(c, customer_name="Ωmega ÄPFEL")
+        self.make_customer(c, customer_name="omega apfel")
+        for text in ("ωMEGA äpfel", "ΩMEGA ÄPFEL"):
+            for params in ({}, {"order": "created_at"}):
+                with self.subTest(text=text, **params):
+                    body, r = self.get_list(c, "/customers", params, search_name_external_id=text)
+                    self.assertIds([exact, prefix, contains], body, r)
+
     def test_other_lists_refuse_it(self):
         c = fresh_client(self)
         cu = self.make_customer(c)
