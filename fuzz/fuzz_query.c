@@ -17,7 +17,9 @@
  *     of the spec with an operator it takes, 1 to LIST_MAX_IN values in the
  *     parser's storage, each of the field's type (a canonical UUID, an
  *     instant in years 1-9999, a finite number, a listed member, UTF-8
- *     text; a bool for __isnull); a cursor's position names a canonical id. */
+ *     text; a bool for __isnull); a cursor's position names a canonical id;
+ *     search's field=value pairs are __ilike filters of the customer lists,
+ *     and search_name_external_id is UTF-8 text, never empty. */
 #include "common.h"
 
 #include "api/query.h"
@@ -158,11 +160,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             CHECK(flt->values >= p.values && flt->values + flt->nvalues <= p.values + p.nvalues);
             for (size_t k = 0; k < flt->nvalues; k++)
                 check_value(f, flt->op, &flt->values[k]);
-            for (size_t k = 0; k < i; k++)
-                CHECK(strcmp(p.filter_keys[k], p.filter_keys[i]) != 0);
+            /* a parameter gives one filter; search's pairs (no key) may repeat */
+            for (size_t k = 0; k < i && p.filter_keys[i]; k++)
+                CHECK(!p.filter_keys[k] || strcmp(p.filter_keys[k], p.filter_keys[i]) != 0);
+            if (!p.filter_keys[i]) CHECK(spec->customer_search && flt->op == LOP_ILIKE);
         }
         /* in the arguments' storage: ASan checks the read */
         if (q->search) CHECK(memchr(q->search, 1, q->search_len) != q->search - 1);
+        /* the customer lists read search holding '=' as pairs */
+        if (q->search && spec->customer_search) CHECK(!memchr(q->search, '=', q->search_len));
+        if (q->rank_text) {
+            CHECK(spec->customer_search && q->rank_len > 0);
+            CHECK(fz_utf8_valid(q->rank_text, q->rank_len));
+        }
         if (p.from_cursor) {
             char canon[ID_BUF];
             CHECK(q->has_after && p.total >= 0 && q->skip_total);

@@ -171,13 +171,20 @@ def query_seeds():
         1: ["email__ilike=%40acme&external_id__isnull=true&communications_enabled=off",
             "customer_name__ilike=x&id__isnull=0&phone_number__like=%2B33",
             "expand=all&apiversion=2&created_at__neq=2026-01-31T12:00:00Z", "search=%00%ff",
-            "email__in=a,b,,c"],
+            "email__in=a,b,,c", "search=customer_name%3DAcme", "search=customer_name=Acme,email=x",
+            "search=customer_name=Acme,%20Inc,external_id=a=b", "search==", "search=foo=bar",
+            "search=customer_name=", "search=Acme,email=x", "search=phone_number=%25_%00",
+            "search_name_external_id=acme&order=-customer_name",
+            "search_name_external_id=&search=email=%C3%84", "search_name_external_id=%ff",
+            "search=" + ",".join("email=%d" % i for i in range(50))],
         2: ["entitlement=%s&customer__isnull=false&contract_id__in=%s" % (E, R), "order=-quantity",
             "id__isnull=maybe"],
         3: ["entitlement__in=%s" % E, "limit=100&order=created_at"],
         4: ["quantity__gt=1.5&quantity_used__lte=1e3&expiry_at__lt=2030-01-01&populate=customer,product",
             "populate=customer&active_from__gte=-1&quantity__neq=inf", "populate=" + "x" * 70,
-            "customer=" + "&customer=".join([E] * 5)],
+            "customer=" + "&customer=".join([E] * 5),
+            "populate=customer,contract,product,invoice", "populate=invoice,,contract",
+            "populate=contract,", "search_name_external_id=x"],
         5: ["kind__in=create,consume&seq__gt=10&at__lte=2026-01-01T00:00:00Z&row=%s" % R,
             "kind=refund&seq__gte=abc", "search=ignored&sort_type=up"],
     }
@@ -188,6 +195,11 @@ def query_seeds():
     payload = "1|created_at|d|n|%s|42|t1767225600000000" % E
     cur = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
     write("query", "ent-cursor", bytes([0]) + ("cursor=" + cur).encode())
+    # a ranked customer list's cursor (search_name_external_id), and one sent without it
+    payload = "2|created_at|d|n|%s|42|1|t1767225600000000" % E
+    cur = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    write("query", "cust-ranked-cursor", bytes([1]) + ("search_name_external_id=acme&cursor=" + cur).encode())
+    write("query", "cust-ranked-cursor-alone", bytes([1]) + ("cursor=" + cur).encode())
     write("query", "ent-many-filters", bytes([0]) + "&".join("name__ilike=%d" % i for i in range(60)).encode())
 
 

@@ -332,20 +332,29 @@ SCHEMAS["EntitlementBalanceRelatedObject"] = answer_obj(
         "email": nullable(STR),
     },
     title="EntitlementBalanceRelatedObject",
-    description="A populated customer (`name`, `email` of the customer) or product "
-                "(entitled keeps no product catalogue: `name` and `email` are null).")
+    description="A populated customer: its id, `customer_name` and `email`.")
+SCHEMAS["EntitlementBalanceRelatedId"] = answer_obj(
+    {
+        "id": UUID,
+        "name": {"type": "null"},
+    },
+    title="EntitlementBalanceRelatedId",
+    description="A populated product, contract or invoice: entitled keeps no catalogue of "
+                "them, so the id is all it knows and `name` is null.")
 
 p = grant_props()
 p.update(json.loads(json.dumps(ENT_OF_ROW)))
 p["customer"] = {"anyOf": [UUID, ref("EntitlementBalanceRelatedObject")],
                  "description": "The customer's id; with `populate=customer`, "
                                 "`{\"id\", \"name\", \"email\"}`."}
-p["product"] = nullable(ref("EntitlementBalanceRelatedObject"),
-                        description="Only with `populate=product`: the entitlement's "
-                                    "`product_id` as `{\"id\", \"name\": null, \"email\": "
-                                    "null}`, or null without a `product_id`.")
+for key, what, pop in (("product", "the entitlement's `product_id`", "product"),
+                       ("contract", "the row's `contract_id`", "contract"),
+                       ("invoice", "the row's `invoice_id`", "invoice")):
+    p[key] = nullable(ref("EntitlementBalanceRelatedId"),
+                      description="Only with `populate=%s`: %s as `{\"id\", \"name\": "
+                                  "null}`, or null when the row has none." % (pop, what))
 SCHEMAS["CustomerEntitlementBalance"] = obj(
-    p, required=[k for k in p if k != "product"], strict=True,
+    p, required=[k for k in p if k not in ("product", "contract", "invoice")], strict=True,
     title="CustomerEntitlementBalance",
     description="A row of the balances list: the row plus `name`, `units` and `type` of its "
                 "entitlement.")
@@ -622,7 +631,7 @@ def q(name, schema, description):
             "schema": schema}
 
 
-def list_params(default_limit, sort_keys, filters, desc=True, sort_note=""):
+def list_params(default_limit, sort_keys, filters, desc=True, sort_note="", search=None):
     direction = "descending" if desc else "ascending"
     ps = [
         q("cursor", STR, "An opaque cursor from a previous answer's `next` or `previous`; "
@@ -631,8 +640,8 @@ def list_params(default_limit, sort_keys, filters, desc=True, sort_note=""):
         q("limit", with_(INT, minimum=1, maximum=100, default=default_limit),
           "Rows per page, 1 to 100 (422 `int_parsing`, `greater_than_equal` or "
           "`less_than_equal` otherwise)."),
-        q("search", STR, "Only rows where one of the list's search fields contains this "
-                         "text, %s." % ILIKE),
+        q("search", STR, search or "Only rows where one of the list's search fields contains "
+                                   "this text, %s." % ILIKE),
         q("sort_key", {"type": "string", "enum": list(sort_keys)},
           "Sort by this field, in the direction `sort_type` gives (ascending by default); "
           "the id breaks ties, in the same direction; nulls sort first ascending and last "
@@ -712,6 +721,11 @@ LIST_CUSTOMERS = [
     q("expand", STR, "Accepted for the reference's clients; changes nothing (entitled has no "
                      "expansions)."),
 ] + list_params(10, ["id", "created_at", "customer_name"], [
+    q("search_name_external_id", STR,
+      "Only customers whose `customer_name` or `external_id` contains this text, %s; "
+      "ranked: a name or external id equal to it (case-insensitively) first, then one "
+      "starting with it, then the others, each rank in the list's sort. Paged by cursor "
+      "like the rest (the cursor carries the rank). Empty: no condition." % ILIKE),
     f_uuid("id", "id"),
     f_uuid_in("id__in", "id"),
     f_isnull("id__isnull", "id"),
@@ -732,7 +746,15 @@ LIST_CUSTOMERS = [
     q("communications_enabled", BOOL, "Only customers with communications on or off."),
     q("auto_charge_enabled", BOOL, "Only customers with auto-charge on or off."),
     f_uuid("business_entity_id", "business_entity_id"),
-] + f_range("created_at", DT))
+] + f_range("created_at", DT), search=(
+    "`field=value` pairs, comma separated, each field one of `customer_name`, `email`, "
+    "`external_id`, `phone_number`: only customers whose every named field contains its "
+    "value, %s (`customer_name=Acme,email=@acme.com`). The text is cut at each `,`; a part "
+    "holding `=` starts a pair (the field before its first `=`, the value after, `=` "
+    "included); a part without `=` belongs to the value before it, comma included. An "
+    "unknown field, or text before the first pair, is 422 `value_error`. Text without `=` "
+    "keeps the plain meaning: customers whose customer_name, email or external_id contains "
+    "it." % ILIKE))
 
 ROW_SORT = ["id", "created_at", "quantity", "quantity_used", "active_from", "expiry_at"]
 
@@ -758,9 +780,13 @@ LIST_UNIQUE = [P_CUST] + list_params(10, ["id", "created_at", "name"], [
 
 LIST_BALANCES = list_params(50, ROW_SORT, [
     q("populate", {"type": "string",
-                   "enum": ["customer", "product", "customer,product", "product,customer"]},
-      "`customer`: write `customer` as `{\"id\", \"name\", \"email\"}`; `product`: add "
-      "`product`; `customer,product`: both. Any other value is 422 `value_error`."),
+                   "pattern": "^(customer|product|contract|invoice)"
+                              "(,(customer|product|contract|invoice))*$",
+                   "examples": ["customer,contract,product,invoice"]},
+      "Comma separated, in any order: `customer` writes `customer` as `{\"id\", \"name\", "
+      "\"email\"}`; `product`, `contract` and `invoice` add that member, `{\"id\", "
+      "\"name\": null}` (entitled keeps no such catalogue) or null when the row has no "
+      "such id. Anything else is 422 `value_error`."),
     f_uuid("customer", "customer"),
     f_uuid_in("customer__in", "customer"),
     f_uuid("entitlement", "entitlement"),
@@ -1096,15 +1122,17 @@ PATHS = {
                   "List customer entitlement balances with advanced filtering",
                   "Rows of all the organisation's customers, filtered and sorted, each with "
                   "its entitlement's `name`, `units` and `type`; `populate` enriches "
-                  "`customer` and adds `product`; `search` looks in the entitlement's and "
+                  "`customer` and adds `product`, `contract` and `invoice`; `search` looks in "
+                  "the entitlement's and "
                   "the customer's names." + LIST_NOTE, LIST_BALANCES,
                   resp=responses(ok(ref("CustomerEntitlementBalanceListResponse")))),
     },
     "/customers": {
         "get": op("List-customers-with-filtering-and-pagination", "Customers",
                   "List customers with filtering and pagination",
-                  "The organisation's customers; `search` looks in customer_name, email and "
-                  "external_id." + LIST_NOTE, LIST_CUSTOMERS,
+                  "The organisation's customers; `search` takes `field=value` pairs or plain "
+                  "text, `search_name_external_id` ranks a name or external id match."
+                  + LIST_NOTE, LIST_CUSTOMERS,
                   resp=responses(ok(ref("CustomerListResponse")))),
         "post": op("Create-customer", "Customers", "Create customer",
                    "Create a customer; answers it.",

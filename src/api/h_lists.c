@@ -25,7 +25,8 @@ static const qfield ENT_Q[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 static const char *const ENT_SORTS[] = {"created_at", "id", "name", NULL};
-static const list_spec ENT_SPEC = {LIST_ENTITLEMENTS, ENT_Q, ENT_SORTS, true, 10, false, false, false};
+static const list_spec ENT_SPEC = {
+    LIST_ENTITLEMENTS, ENT_Q, ENT_SORTS, true, 10, false, false, false, false};
 
 /* Every filter of the reference's customer list. */
 static const qfield CUST_Q[] = {
@@ -41,8 +42,8 @@ static const qfield CUST_Q[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 static const char *const CUST_SORTS[] = {"created_at", "id", "customer_name", NULL};
-static const list_spec CUST_SPEC = {LIST_CUSTOMERS, CUST_Q, CUST_SORTS, true, 10, false, false,
-                                    true};
+static const list_spec CUST_SPEC = {LIST_CUSTOMERS, CUST_Q, CUST_SORTS, true, 10,
+                                    false,          false,  true,       true};
 
 static const char *const GRANT_SORTS[] = {"created_at", "id", "quantity", "quantity_used",
                                           "active_from", "expiry_at", NULL};
@@ -55,13 +56,15 @@ static const qfield ROWS_Q[] = {
     {"contract_id", NULL, QF_UUID, EQ_IN | QO(LOP_ISNULL), NULL},
     {NULL, NULL, 0, 0, NULL},
 };
-static const list_spec ROWS_SPEC = {LIST_GRANTS, ROWS_Q, GRANT_SORTS, true, 10, false, false, false};
+static const list_spec ROWS_SPEC = {LIST_GRANTS, ROWS_Q, GRANT_SORTS, true, 10,
+                                    false,       false,  false,       false};
 
 static const qfield UNIQUE_Q[] = {
     {"entitlement", NULL, QF_UUID, EQ_IN, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
-static const list_spec UNIQUE_SPEC = {LIST_UNIQUE, UNIQUE_Q, ENT_SORTS, true, 10, false, false, false};
+static const list_spec UNIQUE_SPEC = {LIST_UNIQUE, UNIQUE_Q, ENT_SORTS, true, 10,
+                                      false,       false,    false,     false};
 
 static const qfield BAL_Q[] = {
     {"customer", NULL, QF_UUID, EQ_IN, NULL},
@@ -74,7 +77,8 @@ static const qfield BAL_Q[] = {
     {"expiry_at", NULL, QF_TIME, CMP, NULL},
     {NULL, NULL, 0, 0, NULL},
 };
-static const list_spec BAL_SPEC = {LIST_GRANTS, BAL_Q, GRANT_SORTS, false, 50, true, true, false};
+static const list_spec BAL_SPEC = {LIST_GRANTS, BAL_Q, GRANT_SORTS, false, 50,
+                                   true,        true,  false,       false};
 
 static const char *const KINDS[] = {"create", "update", "consume", "delete", NULL};
 #define RANGE (QO(LOP_GT) | QO(LOP_GTE) | QO(LOP_LT) | QO(LOP_LTE))
@@ -87,8 +91,8 @@ static const qfield LEDGER_Q[] = {
     {NULL, NULL, 0, 0, NULL},
 };
 static const char *const LEDGER_SORTS[] = {"seq", NULL};
-static const list_spec LEDGER_SPEC = {LIST_LEDGER, LEDGER_Q, LEDGER_SORTS, false, 50, false, false,
-                                      false};
+static const list_spec LEDGER_SPEC = {LIST_LEDGER, LEDGER_Q, LEDGER_SORTS, false, 50,
+                                      false,       false,    false,        false};
 
 typedef void (*item_fn)(jw *w, const list_result *res, size_t i, const list_params *p);
 
@@ -112,9 +116,23 @@ static void item_unique(jw *w, const list_result *res, size_t i, const list_para
     jw_obj_end(w);
 }
 
+/* A related object of a catalogue entitled does not keep (products,
+ * contracts, invoices): the id is all it knows. Null without an id. */
+static void related_id(jw *w, const char *key, const char *id) {
+    jw_key(w, key);
+    if (id) {
+        jw_obj_begin(w);
+        api_kmstr(w, "id", id);
+        jw_knull(w, "name");
+        jw_obj_end(w);
+    } else {
+        jw_null(w);
+    }
+}
+
 /* A row as the reference's list items show it: the row, plus its
- * entitlement's name, units and type; `customer` and `product` as related
- * objects when populated. */
+ * entitlement's name, units and type; `customer`, `product`, `contract` and
+ * `invoice` as related objects when populated. */
 static void item_grant(jw *w, const list_result *res, size_t i, const list_params *p) {
     const list_grant *g = &res->grants[i];
     jw_obj_begin(w);
@@ -133,19 +151,9 @@ static void item_grant(jw *w, const list_result *res, size_t i, const list_param
     } else {
         jw_str(w, g->g.customer);
     }
-    if (p->populate_product) {
-        jw_key(w, "product");
-        if (g->product_id) {
-            /* entitled keeps no product catalogue: the id is all it knows */
-            jw_obj_begin(w);
-            api_kmstr(w, "id", g->product_id);
-            jw_knull(w, "name");
-            jw_knull(w, "email");
-            jw_obj_end(w);
-        } else {
-            jw_null(w);
-        }
-    }
+    if (p->populate_product) related_id(w, "product", g->product_id);
+    if (p->populate_contract) related_id(w, "contract", g->g.contract_id);
+    if (p->populate_invoice) related_id(w, "invoice", g->g.invoice_id);
     api_write_grant_fields(w, &g->g);
     jw_obj_end(w);
 }

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* "1": a plain position; "2": a ranked list's, which carries the rank */
 #define CURSOR_VERSION "1"
+#define CURSOR_RANKED "2"
 /* A cursor holds the last row's sort value, which may be a long name; the
  * HTTP edge's memory limit per connection caps the URL anyway. */
 #define CURSOR_MAX (48u << 10)
@@ -26,7 +28,12 @@ typedef struct {
     json_t *errors;
     const char *cursor, *limit, *order, *sort_key, *sort_type, *populate;
     bool seen_cursor, seen_limit;
+    const char *rank; /* search_name_external_id */
+    size_t rank_len;
 } parse_ctx;
+
+const char *const query_search_fields[] = {"customer_name", "email", "external_id", "phone_number",
+                                           NULL};
 
 static void qerror(json_t *errors, const char *name, const char *type, const char *msg,
                    const char *input, json_t *ctx) {
@@ -180,7 +187,8 @@ static bool each_param(void *cls, const char *key, const char *value, size_t vle
         value_error(c->errors, key, "the value must not contain NUL characters", value);
         return true;
     }
-    if ((control || strcmp(key, "search") == 0) && value) {
+    bool ranked = c->spec->customer_search && strcmp(key, "search_name_external_id") == 0;
+    if ((control || ranked || strcmp(key, "search") == 0) && value) {
         json_t *js = json_stringn(value, vlen); /* NULL: not UTF-8 */
         if (!js) {
             qerror(c->errors, key, "string_unicode", "Input should be a valid string", NULL, NULL);
@@ -196,6 +204,9 @@ static bool each_param(void *cls, const char *key, const char *value, size_t vle
     else if (strcmp(key, "search") == 0 && c->spec->kind != LIST_LEDGER) {
         c->p->q.search = value ? value : "";
         c->p->q.search_len = value ? vlen : 0;
+    } else if (ranked) {
+        c->rank = value ? value : "";
+        c->rank_len = value ? vlen : 0;
     } else if (strcmp(key, "populate") == 0 && c->spec->populate) c->populate = value ? value : "";
     else if (c->spec->expand && (strcmp(key, "expand") == 0 || strcmp(key, "apiversion") == 0)) {
         /* the reference's customer list takes these; entitled has no
@@ -238,6 +249,84 @@ bool query_int(const char *s, int64_t *out) {
     return true;
 }
 
+/* ---- search=field=value on the customer lists --------------------------------
+ * The text is cut at each ','; a part holding '=' starts a pair, its field
+ * before the first '=' and its value after; a part without '=' belongs to
+ * the value before it, comma included ("customer_name=Acme, Inc" looks for
+ * "Acme, Inc"). Each pair is the filter field__ilike=value, and all of them
+ * must hold. Text without '=' keeps search's plain meaning. */
+
+static bool known_search_field(const char *s, size_t n) {
+    for (int i = 0; query_search_fields[i]; i++)
+        if (strlen(query_search_fields[i]) == n && memcmp(query_search_fields[i], s, n) == 0)
+            return true;
+    return false;
+}
+
+static void search_error(parse_ctx *c, const char *field, size_t n) {
+    char what[160];
+    bool plain = n > 0 && n <= 40;
+    for (size_t i = 0; plain && i < n; i++)
+        plain = field[i] > ' ' && field[i] < 0x7f;
+    /* the field is named when it prints as itself; the input shows it anyway */
+    if (plain && field)
+        snprintf(what, sizeof what,
+                 "unknown search field '%.*s'; the fields are customer_name, email, "
+                 "external_id and phone_number",
+                 (int)n, field);
+    else
+        snprintf(what, sizeof what,
+                 "search takes field=value pairs, comma separated, of customer_name, email, "
+                 "external_id and phone_number");
+    value_error(c->errors, "search", what, c->p->q.search);
+}
+
+static void search_pairs(parse_ctx *c) {
+    list_params *p = c->p;
+    if (!p->q.search || !memchr(p->q.search, '=', p->q.search_len)) return;
+    const char *t = p->q.search, *end = t + p->q.search_len;
+    list_filter *last = NULL;
+    for (;;) {
+        const char *comma = memchr(t, ',', (size_t)(end - t)), *stop = comma ? comma : end;
+        const char *eq = memchr(t, '=', (size_t)(stop - t));
+        if (eq) {
+            if (!known_search_field(t, (size_t)(eq - t))) {
+                search_error(c, t, (size_t)(eq - t));
+                return;
+            }
+            list_value *v = new_values(p, 1);
+            if (!v || p->q.nfilters == LIST_MAX_FILTERS) {
+                value_error(c->errors, "search", v ? "too many filters" : "too many values",
+                            p->q.search);
+                return;
+            }
+            *v = (list_value){.type = LV_TEXT, .s = eq + 1, .len = (size_t)(stop - eq - 1)};
+            /* the field's name, from the spec's own strings */
+            const qfield *f = c->spec->fields;
+            while (f->name && !(strlen(f->name) == (size_t)(eq - t) &&
+                                memcmp(f->name, t, (size_t)(eq - t)) == 0))
+                f++;
+            if (!f->name || !(f->ops & QO(LOP_ILIKE))) {
+                search_error(c, NULL, 0);
+                return;
+            }
+            last = &p->q.filters[p->q.nfilters];
+            *last = (list_filter){
+                .field = f->field ? f->field : f->name, .op = LOP_ILIKE, .nvalues = 1, .values = v};
+            p->filter_keys[p->q.nfilters++] = NULL;
+        } else if (last) {
+            last->values[0].len = (size_t)(stop - last->values[0].s);
+        } else {
+            search_error(c, NULL, 0); /* text before the first pair */
+            return;
+        }
+        if (!comma) break;
+        t = comma + 1;
+    }
+    p->q.search = NULL;
+    p->q.search_len = 0;
+}
+
 static bool in_list(const char *const *l, const char *s) {
     for (; *l; l++)
         if (strcmp(*l, s) == 0) return true;
@@ -264,7 +353,9 @@ static void enum_error(json_t *errors, const char *name, const char *const *choi
  * "-" for null, "t<int64>", "n<%.17g>" or "s<text>" (last, so it may hold
  * '|'). The total is the first page's count, carried along so that a deep
  * page costs the same as the first: a walk reports the total as it stood
- * when the walk began. */
+ * when the walk began. A ranked list (search_name_external_id) writes
+ * "2|<sort>|<a|d>|<n|p>|<row id>|<total>|<rank>|<value>", the rank one digit;
+ * each kind of cursor belongs to its kind of list. */
 
 char *query_cursor(const list_params *p, const list_result *res, size_t i, bool next) {
     list_value v;
@@ -274,10 +365,12 @@ char *query_cursor(const list_params *p, const list_result *res, size_t i, bool 
     size_t cap = 128 + strlen(p->q.sort) + vlen;
     char *raw = malloc(cap), *out = NULL;
     if (!raw) return NULL;
-    int n = snprintf(raw, cap, CURSOR_VERSION "|%s|%c|%c|%s|%lld|", p->q.sort,
-                     p->q.desc ? 'd' : 'a', next ? 'n' : 'p', id, (long long)res->total);
+    bool ranked = p->q.rank_text && res->ranks;
+    int n = snprintf(raw, cap, "%s|%s|%c|%c|%s|%lld|", ranked ? CURSOR_RANKED : CURSOR_VERSION,
+                     p->q.sort, p->q.desc ? 'd' : 'a', next ? 'n' : 'p', id, (long long)res->total);
     if (n < 0 || (size_t)n >= cap) goto out;
     size_t len = (size_t)n;
+    if (ranked) len += (size_t)snprintf(raw + len, cap - len, "%d|", res->ranks[i] % 10);
     if (!set) len += (size_t)snprintf(raw + len, cap - len, "-");
     else if (v.type == LV_TIME) len += (size_t)snprintf(raw + len, cap - len, "t%lld", (long long)v.t);
     else if (v.type == LV_NUM) len += (size_t)snprintf(raw + len, cap - len, "n%.17g", v.n);
@@ -306,24 +399,30 @@ static bool read_cursor(parse_ctx *c, const char *text) {
     }
     raw[len] = '\0';
     p->owned[p->nowned++] = raw;
-    /* six '|'-separated fields, then the value */
-    char *f[7];
+    /* six '|'-separated fields (seven, the rank last, in a ranked one), then
+     * the value */
+    char *f[8];
     char *s = raw;
-    for (int i = 0; i < 6; i++) {
+    bool ranked = len > 2 && memcmp(raw, CURSOR_RANKED "|", 2) == 0;
+    int nf = ranked ? 7 : 6;
+    for (int i = 0; i < nf; i++) {
         char *bar = memchr(s, '|', len - (size_t)(s - raw));
         if (!bar) goto bad;
         *bar = '\0';
         f[i] = s;
         s = bar + 1;
     }
-    f[6] = s;
+    f[nf] = s;
     size_t vlen = len - (size_t)(s - raw);
-    if (strcmp(f[0], CURSOR_VERSION) != 0 || strlen(f[2]) != 1 || strlen(f[3]) != 1 ||
-        (f[2][0] != 'a' && f[2][0] != 'd') || (f[3][0] != 'n' && f[3][0] != 'p'))
+    if (strcmp(f[0], ranked ? CURSOR_RANKED : CURSOR_VERSION) != 0 || strlen(f[2]) != 1 ||
+        strlen(f[3]) != 1 || (f[2][0] != 'a' && f[2][0] != 'd') ||
+        (f[3][0] != 'n' && f[3][0] != 'p'))
         goto bad;
+    if (ranked && (strlen(f[6]) != 1 || f[6][0] < '0' || f[6][0] > '2')) goto bad;
     char canon[ID_BUF];
     if (uid_canon(f[4], strlen(f[4]), canon) != 0 || strcmp(canon, f[4]) != 0) goto bad;
-    if (strcmp(f[1], p->q.sort) != 0 || (f[2][0] == 'd') != p->q.desc) {
+    if (strcmp(f[1], p->q.sort) != 0 || (f[2][0] == 'd') != p->q.desc ||
+        ranked != (p->q.rank_text != NULL)) {
         value_error(c->errors, "cursor",
                     "the cursor belongs to another sort", text);
         return false;
@@ -336,19 +435,21 @@ static bool read_cursor(parse_ctx *c, const char *text) {
     memcpy(p->q.after_id, f[4], ID_BUF);
     p->q.backward = f[3][0] == 'p';
     p->q.has_after = true;
-    if (vlen == 1 && f[6][0] == '-') {
+    if (ranked) p->q.after_rank = f[6][0] - '0';
+    const char *val = f[nf];
+    if (vlen == 1 && val[0] == '-') {
         p->q.after_null = true;
-    } else if (f[6][0] == 't' && vlen > 1) {
+    } else if (val[0] == 't' && vlen > 1) {
         p->q.after.type = LV_TIME;
-        p->q.after.t = strtoll(f[6] + 1, &end, 10);
+        p->q.after.t = strtoll(val + 1, &end, 10);
         if (*end) goto bad;
-    } else if (f[6][0] == 'n' && vlen > 1) {
+    } else if (val[0] == 'n' && vlen > 1) {
         p->q.after.type = LV_NUM;
-        p->q.after.n = strtod(f[6] + 1, &end);
+        p->q.after.n = strtod(val + 1, &end);
         if (*end || !isfinite(p->q.after.n)) goto bad; /* the server writes finite numbers only */
-    } else if (f[6][0] == 's') {
+    } else if (val[0] == 's') {
         p->q.after.type = LV_TEXT;
-        p->q.after.s = f[6] + 1;
+        p->q.after.s = val + 1;
         p->q.after.len = vlen - 1;
     } else {
         goto bad;
@@ -383,6 +484,11 @@ json_t *query_parse_args(query_args_fn each, void *src, const char *org, const l
     p->q.limit = spec->default_limit;
     p->q.search_customers = spec->search_customers;
     each(src, each_param, &c);
+    if (spec->customer_search) search_pairs(&c);
+    if (c.rank && c.rank_len) { /* empty: no search, as search= */
+        p->q.rank_text = c.rank;
+        p->q.rank_len = c.rank_len;
+    }
 
     if (c.limit) {
         int64_t v;
@@ -423,18 +529,22 @@ json_t *query_parse_args(query_args_fn each, void *src, const char *org, const l
         else enum_error(errors, "sort_type", TYPES, c.sort_type);
     }
     if (c.populate) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "%s", c.populate);
-        bool ok = strlen(c.populate) < sizeof buf && *c.populate;
-        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && ok;
-             t = strtok_r(NULL, ",", &save)) {
-            if (strcmp(t, "customer") == 0) p->populate_customer = true;
-            else if (strcmp(t, "product") == 0) p->populate_product = true;
+        /* names, each once or more, between single commas */
+        bool ok = *c.populate;
+        for (const char *t = c.populate; ok;) {
+            size_t n = strcspn(t, ",");
+            if (n == 8 && memcmp(t, "customer", n) == 0) p->populate_customer = true;
+            else if (n == 7 && memcmp(t, "product", n) == 0) p->populate_product = true;
+            else if (n == 8 && memcmp(t, "contract", n) == 0) p->populate_contract = true;
+            else if (n == 7 && memcmp(t, "invoice", n) == 0) p->populate_invoice = true;
             else ok = false;
+            if (!t[n]) break;
+            t += n + 1;
         }
         if (!ok)
             value_error(errors, "populate",
-                        "populate takes customer, product or customer,product", c.populate);
+                        "populate takes customer, product, contract and invoice, comma separated",
+                        c.populate);
     }
     /* the cursor last: it must match the sort read above */
     if (c.cursor && json_array_size(errors) == 0 && *c.cursor) {

@@ -28,16 +28,22 @@ typedef struct {
     const char *const *sorts; /* NULL-terminated sortable fields, the first the default */
     bool default_desc;
     int default_limit;
-    bool populate; /* accepts populate=customer,product */
+    bool populate; /* accepts populate=customer,product,contract,invoice */
     bool search_customers; /* search covers the customer's name too */
     bool expand;           /* accepts (and ignores) the reference's apiversion and expand */
+    /* the customer lists: search takes field=value pairs (query_search_fields),
+     * and search_name_external_id is accepted */
+    bool customer_search;
 } list_spec;
+
+/* The fields of search=field=value on the customer lists, NULL-terminated. */
+extern const char *const query_search_fields[];
 
 #define QUERY_MAX_VALUES 400
 
 typedef struct {
     list_query q;
-    bool populate_customer, populate_product;
+    bool populate_customer, populate_product, populate_contract, populate_invoice;
     bool from_cursor; /* a cursor was given */
     int64_t total;    /* the total a cursor carries (q.skip_total set) */
     /* storage behind q's pointers */
@@ -47,7 +53,8 @@ typedef struct {
     size_t nids;
     char *owned[LIST_MAX_FILTERS + 4];
     size_t nowned;
-    const char *filter_keys[LIST_MAX_FILTERS]; /* the parameter of each filter */
+    /* the parameter of each filter; NULL for a pair of search */
+    const char *filter_keys[LIST_MAX_FILTERS];
 } list_params;
 
 /* Read the request's query string. Returns the 422 items (an empty array when

@@ -60,6 +60,7 @@ void list_result_clear(list_result *r) {
     free(r->grants);
     free(r->uniq);
     free(r->entries);
+    free(r->ranks);
     memset(r, 0, sizeof(*r));
 }
 

@@ -104,6 +104,13 @@ typedef struct {
     bool skip_total; /* the caller knows the total (a cursor carries it) */
     int64_t now; /* LIST_UNIQUE: what "expired" is measured against */
     const char *unique_customer; /* LIST_UNIQUE: whose rows */
+    /* LIST_CUSTOMERS: only customers whose name or external id contains
+     * this text (as LOP_ILIKE matches), ranked before the sort: 0 when one
+     * of them equals it (case-insensitively), 1 when one starts with it, 2
+     * otherwise. NULL for none. A ranked position carries its rank too. */
+    const char *rank_text;
+    size_t rank_len;
+    int after_rank;
 } list_query;
 
 /* A grant with what lists show of its entitlement and customer. */
@@ -215,6 +222,7 @@ typedef struct {
     list_grant *grants;
     list_unique *uniq;
     ledger_entry *entries;
+    int *ranks; /* with list_query.rank_text: each row's rank */
 } list_result;
 
 void list_result_clear(list_result *r);

@@ -609,6 +609,7 @@ typedef struct {
     pthread_cond_t freed;
     int64_t connect_after; /* monotonic ms; under lock */
     char ci[160];          /* dialect.ci_contains, with the folding collation */
+    char rank[400];        /* dialect.ci_rank, likewise */
     sql_dialect dialect;
     pthread_key_t tls; /* the connection bound to this thread by idem_begin, or NULL */
 } pg_store;
@@ -1928,7 +1929,10 @@ static store_rc list_segment(pg_store *s, pconn *c, const list_query *q, const s
         size_t i = out->n;
         switch (q->kind) {
         case LIST_ENTITLEMENTS: bad = read_entitlement(res, row, 0, &out->ents[i]); break;
-        case LIST_CUSTOMERS: bad = read_customer(res, row, 0, &out->custs[i]); break;
+        case LIST_CUSTOMERS:
+            bad = read_customer(res, row, 0, &out->custs[i]);
+            if (out->ranks) out->ranks[i] = (int)r_int(res, row, SQL_CUST_NCOLS);
+            break;
         case LIST_UNIQUE:
             bad = read_entitlement(res, row, 0, &out->uniq[i].e);
             bad |= r_sum(res, row, 9, &out->uniq[i].total_quantity);
@@ -1991,6 +1995,10 @@ static store_rc pg_list(store *s, const list_query *q0, list_result *out) {
     }
     if (!out->ents && !out->custs && !out->grants && !out->uniq && !out->entries)
         return STORE_ERROR;
+    if (q0->rank_text && !(out->ranks = calloc(cap, sizeof *out->ranks))) {
+        list_result_clear(out);
+        return STORE_ERROR;
+    }
     list_query q = *q0;
     char *needle = NULL;
     bool never = false;
@@ -2058,6 +2066,13 @@ static int choose_folding(pg_store *s, pconn *c, char *err, size_t errcap) {
     PQclear(res);
     snprintf(s->ci, sizeof s->ci, "strpos(lower(%%s COLLATE %s), lower(%%s COLLATE %s)) > 0", use,
              use);
+    /* ci_contains's strpos: the first occurrence at 1 is a prefix, and an
+     * equal text is the prefix of the same length */
+    snprintf(s->rank, sizeof s->rank,
+             "CASE COALESCE(strpos(lower(%%c COLLATE %s), lower(%%v COLLATE %s)), 0) "
+             "WHEN 0 THEN 3 WHEN 1 THEN CASE WHEN lower(%%c COLLATE %s) = lower(%%v COLLATE %s) "
+             "THEN 0 ELSE 1 END ELSE 2 END",
+             use, use, use, use);
     return 0;
 }
 
@@ -2192,6 +2207,8 @@ store *store_pg_open(const char *conninfo, unsigned pool, char *err, size_t errc
         .placeholder = '$',
         .ci_contains = s->ci,
         .cs_contains = "strpos(%s, %s) > 0",
+        .ci_rank = s->rank,
+        .least = "LEAST",
         /* gathered in SQLite's reading order, summed in C as SQLite sums */
         .unique_sum = "array_agg(COALESCE(%s, 0) ORDER BY x.created_at, x.id)",
         .bytes_of = "convert_to(%s, 'UTF8')",

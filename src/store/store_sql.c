@@ -13,6 +13,9 @@ const sql_dialect SQL_SQLITE = {
     .ci_contains = "ci_contains(%s, %s)",
     /* instr() compares bytes: a case-sensitive substring */
     .cs_contains = "instr(%s, %s) > 0",
+    /* store_sqlite.c's too, folding as ci_contains does */
+    .ci_rank = "ci_rank(%c, %v)",
+    .least = "min",
     .unique_sum = "COALESCE(SUM(COALESCE(%s, 0)), 0)",
     .bytes_of = NULL,
     .sort_key = NULL,
@@ -144,6 +147,51 @@ static void sb_template(sql_builder *b, const sql_dialect *d, const char *tmpl, 
     sb_add(b, tmpl);
 }
 
+/* Append a template in which "%c" is `col` and each "%v" a bind of `v`. */
+static void sb_ctemplate(sql_builder *b, const sql_dialect *d, const char *tmpl, const char *col,
+                         const list_value *v) {
+    for (const char *p; (p = strchr(tmpl, '%')); tmpl = p + 2) {
+        sb_addn(b, tmpl, (size_t)(p - tmpl));
+        if (p[1] == 'c')
+            sb_add(b, col);
+        else if (p[1] == 'v')
+            sb_bind(b, d, v);
+        else {
+            b->failed = true; /* the dialects hold no other */
+            return;
+        }
+    }
+    sb_add(b, tmpl);
+}
+
+/* ---- the ranked customer search ---------------------------------------------
+ * search_name_external_id: the customers whose name or external id contains
+ * the text, ordered by rank (exact, prefix, contains) and then by the sort.
+ * Keyset reading wants one direction for the whole key, so the key is
+ * (k, sort value, id) with k the rank for an ascending sort and minus the
+ * rank for a descending one: ordering k descending is the rank ascending. */
+
+static const char *const RANK_COLS[] = {"t.customer_name", "t.external_id"};
+
+/* The row's rank: the better of the two columns'. */
+static void sb_rank(sql_builder *b, const sql_dialect *d, const list_query *q) {
+    list_value v = {.type = LV_TEXT, .s = q->rank_text, .len = q->rank_len};
+    sb_add(b, d->least);
+    sb_add(b, "(");
+    for (size_t i = 0; i < sizeof RANK_COLS / sizeof RANK_COLS[0]; i++) {
+        if (i) sb_add(b, ", ");
+        sb_ctemplate(b, d, d->ci_rank, RANK_COLS[i], &v);
+    }
+    sb_add(b, ")");
+}
+
+/* k, the first member of a ranked list's key. */
+static void sb_rank_key(sql_builder *b, const sql_dialect *d, const list_query *q) {
+    sb_add(b, q->desc ? "(-" : "(");
+    sb_rank(b, d, q);
+    sb_add(b, ")");
+}
+
 void sql_builder_free(sql_builder *b) {
     free(b->buf);
     b->buf = NULL;
@@ -201,6 +249,16 @@ static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q
             sb_add(b, op_sql(f->op));
             sb_bind(b, d, &f->values[0]);
         }
+    }
+    if (q->rank_text) {
+        list_value v = {.type = LV_TEXT, .s = q->rank_text, .len = q->rank_len};
+        if (q->kind != LIST_CUSTOMERS) b->failed = true;
+        sb_add(b, " AND (");
+        for (size_t i = 0; i < sizeof RANK_COLS / sizeof RANK_COLS[0]; i++) {
+            if (i) sb_add(b, " OR ");
+            sb_template(b, d, d->ci_contains, RANK_COLS[i], &v, false);
+        }
+        sb_add(b, ")");
     }
     if (q->search && q->search_len) {
         static const char *const SEARCH[] = {
@@ -262,7 +320,8 @@ static void sb_segment(sql_builder *b, const sql_dialect *d, const list_query *q
     }
     if (!from_position) return;
     const char *tie = tie_col(q);
-    if (seg == SQL_SEG_NULLS || strcmp(s->sql, tie) == 0) {
+    bool by_tie = seg == SQL_SEG_NULLS || strcmp(s->sql, tie) == 0;
+    if (by_tie && !q->rank_text) {
         sb_add(b, " AND ");
         sb_add(b, tie);
         sb_add(b, gt);
@@ -270,27 +329,43 @@ static void sb_segment(sql_builder *b, const sql_dialect *d, const list_query *q
         return;
     }
     /* a row value comparison, which the index serves as a range */
-    bool raw = d->bytes_of && q->after.type == LV_TEXT &&
+    bool raw = !by_tie && d->bytes_of && q->after.type == LV_TEXT &&
                !sql_utf8_valid(q->after.s, q->after.len);
-    bool key = d->sort_key && s->text && !raw;
+    bool key = !by_tie && d->sort_key && s->text && !raw;
+    /* a ranked list's k; an integer, bound as instants are */
+    list_value k = {.type = LV_TIME, .t = q->desc ? -q->after_rank : q->after_rank};
     sb_add(b, " AND (");
+    if (q->rank_text) {
+        sb_rank_key(b, d, q);
+        sb_add(b, ", ");
+    }
     if (key) {
         sb_template(b, d, d->sort_key, s->sql, NULL, false);
         sb_add(b, ", ");
     }
-    if (raw) sb_template(b, d, d->bytes_of, s->sql, NULL, false);
-    else sb_add(b, s->sql);
-    sb_add(b, ", ");
+    if (!by_tie) {
+        if (raw)
+            sb_template(b, d, d->bytes_of, s->sql, NULL, false);
+        else
+            sb_add(b, s->sql);
+        sb_add(b, ", ");
+    }
     sb_add(b, tie);
     sb_add(b, ")");
     sb_add(b, gt);
     sb_add(b, "(");
+    if (q->rank_text) {
+        sb_bind(b, d, &k);
+        sb_add(b, ", ");
+    }
     if (key) {
         sb_template(b, d, d->sort_key, NULL, &q->after, false);
         sb_add(b, ", ");
     }
-    sb_bind_as(b, d, &q->after, raw);
-    sb_add(b, ", ");
+    if (!by_tie) {
+        sb_bind_as(b, d, &q->after, raw);
+        sb_add(b, ", ");
+    }
     sb_bind(b, d, &idv);
     sb_add(b, ")");
 }
@@ -311,6 +386,10 @@ static void sb_from(sql_builder *b, const sql_dialect *d, const list_query *q, b
                           "t.communications_enabled, t.auto_charge_enabled, t.custom_data, "
                           "t.address, t.ship_to_address, t.tax_info, t.connector, t.created_at, "
                           "t.updated_at");
+        if (!count && q->rank_text) {
+            sb_add(b, ", ");
+            sb_rank(b, d, q);
+        }
         sb_add(b, " FROM customers t WHERE t.org_id = ");
         sb_bind(b, d, &org);
         break;
@@ -379,10 +458,17 @@ static void sb_from(sql_builder *b, const sql_dialect *d, const list_query *q, b
 void sql_list_rows(sql_builder *b, const sql_dialect *d, const list_query *q,
                    const sql_field *sf, sql_segment seg, bool from_position, size_t want) {
     bool asc = sql_reading_asc(q);
+    /* a rank before a nullable sort would need a null segment per rank; the
+     * customers' sorts are never null */
+    if (q->rank_text && sf->nullable) b->failed = true;
     sb_from(b, d, q, false);
     sb_filters(b, d, q);
     sb_segment(b, d, q, sf, seg, from_position);
     sb_add(b, " ORDER BY ");
+    if (q->rank_text) {
+        sb_rank_key(b, d, q);
+        sb_add(b, asc ? " ASC, " : " DESC, ");
+    }
     const char *tie = tie_col(q);
     if (seg == SQL_SEG_VALUES && strcmp(sf->sql, tie) != 0) {
         if (d->sort_key && sf->text) {

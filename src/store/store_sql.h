@@ -15,6 +15,11 @@ typedef struct {
     char placeholder;        /* '?' numbers values ?1, ?2 (SQLite); '$' gives $1 (PostgreSQL) */
     const char *ci_contains; /* case-insensitive substring test, "ci_contains(%s, %s)" */
     const char *cs_contains; /* case-sensitive substring test, "instr(%s, %s) > 0" */
+    /* The rank of a text column against a needle, folded as ci_contains
+     * folds: 0 equal, 1 a prefix, 2 contained elsewhere, 3 not contained or
+     * null. Here "%c" is the column and each "%v" a bind of the needle. */
+    const char *ci_rank;
+    const char *least; /* the smaller of its arguments: "min" (SQLite), "LEAST" */
     /* The unique list's totals: one "%s", a column of the customer's rows
      * `x`, summed (SQLite) or gathered for the backend to sum (PostgreSQL). */
     const char *unique_sum;
@@ -30,6 +35,10 @@ typedef struct {
 } sql_dialect;
 
 extern const sql_dialect SQL_SQLITE;
+
+/* A customer's columns in the list's SELECT; a ranked list (list_query's
+ * rank_text) reads the row's rank after them. */
+#define SQL_CUST_NCOLS 15
 
 /* A ledger entry's columns, in the order both backends read them. */
 #define SQL_LEDGER_COLS                                                                            \
@@ -83,9 +92,9 @@ int sql_segments(const list_query *q, const sql_field *sf, sql_segment out[2]);
 
 /* SELECT of up to `want` rows of one segment, with filters, search, position
  * and order. Columns: the list's object (as the backends' get statements
- * read them), then LIST_GRANTS: e.name, e.units, e.entitlement_type,
- * e.product_id, c.customer_name, c.email; LIST_UNIQUE: unique_sum of
- * quantity and of quantity_used, and the count of expired rows. */
+ * read them), then LIST_CUSTOMERS with rank_text: the rank; LIST_GRANTS: e.name, e.units,
+ * e.entitlement_type, e.product_id, c.customer_name, c.email; LIST_UNIQUE: unique_sum of quantity
+ * and of quantity_used, and the count of expired rows. */
 void sql_list_rows(sql_builder *b, const sql_dialect *d, const list_query *q,
                    const sql_field *sf, sql_segment seg, bool from_position, size_t want);
 /* SELECT COUNT(*) of the rows matching the filters and search. */

@@ -420,27 +420,51 @@ static size_t fold_text(const unsigned char *s, size_t n, uint32_t *out) {
     return k;
 }
 
+/* Where the folded needle first occurs in the folded haystack: -1 nowhere,
+ * -2 out of memory; *equal when the two are the same text. */
+static long ci_find(sqlite3_value **argv, bool *equal) {
+    const unsigned char *h = sqlite3_value_text(argv[0]), *nd = sqlite3_value_text(argv[1]);
+    size_t hn = (size_t)sqlite3_value_bytes(argv[0]), nn = (size_t)sqlite3_value_bytes(argv[1]);
+    uint32_t *hb = malloc((hn + 1) * sizeof *hb), *nb = malloc((nn + 1) * sizeof *nb);
+    long at = -2;
+    if (!hb || !nb || (hn && !h) || (nn && !nd)) goto out;
+    size_t hk = fold_text(h, hn, hb), nk = fold_text(nd, nn, nb);
+    at = -1;
+    for (size_t i = 0; at < 0 && i + nk <= hk; i++)
+        if (memcmp(hb + i, nb, nk * sizeof *nb) == 0) at = (long)i;
+    *equal = at == 0 && hk == nk;
+out:
+    free(hb);
+    free(nb);
+    return at;
+}
+
 static void ci_contains(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
         sqlite3_result_null(ctx);
         return;
     }
-    const unsigned char *h = sqlite3_value_text(argv[0]), *nd = sqlite3_value_text(argv[1]);
-    size_t hn = (size_t)sqlite3_value_bytes(argv[0]), nn = (size_t)sqlite3_value_bytes(argv[1]);
-    uint32_t *hb = malloc((hn + 1) * sizeof *hb), *nb = malloc((nn + 1) * sizeof *nb);
-    if (!hb || !nb || (hn && !h) || (nn && !nd)) {
-        free(hb);
-        free(nb);
+    bool equal;
+    long at = ci_find(argv, &equal);
+    if (at == -2)
         sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_int(ctx, at >= 0);
+}
+
+/* ci_rank(haystack, needle), the ranked customer search's (store_sql.h):
+ * 0 equal, 1 a prefix, 2 contained elsewhere, 3 not contained or null. */
+static void ci_rank(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+        sqlite3_result_int(ctx, 3);
         return;
     }
-    size_t hk = fold_text(h, hn, hb), nk = fold_text(nd, nn, nb);
-    int found = nk == 0;
-    for (size_t i = 0; !found && i + nk <= hk; i++)
-        found = memcmp(hb + i, nb, nk * sizeof *nb) == 0;
-    free(hb);
-    free(nb);
-    sqlite3_result_int(ctx, found);
+    bool equal = false;
+    long at = ci_find(argv, &equal);
+    if (at == -2)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_int(ctx, at < 0 ? 3 : equal ? 0 : at == 0 ? 1 : 2);
 }
 
 /* Before SQLite's first use: no memory statistics, which take a global
@@ -467,6 +491,8 @@ static sqlite3 *open_db(const char *path, char *err, size_t errcap) {
     sqlite3_create_function(db, "ci_contains", 2,
                             SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
                             ci_contains, NULL, NULL);
+    sqlite3_create_function(db, "ci_rank", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                            NULL, ci_rank, NULL, NULL);
     sqlite3_extended_result_codes(db, 1);
     /* WAL: readers never block the writer; NORMAL: a commit does not sync,
      * the syncer does, once for every commit made meanwhile.
@@ -1975,7 +2001,10 @@ static store_rc list_segment(conn *c, const list_query *q, const sql_field *sf, 
         size_t i = out->n;
         switch (q->kind) {
         case LIST_ENTITLEMENTS: bad = read_entitlement(st, 0, &out->ents[i]); break;
-        case LIST_CUSTOMERS: bad = read_customer(st, 0, &out->custs[i]); break;
+        case LIST_CUSTOMERS:
+            bad = read_customer(st, 0, &out->custs[i]);
+            if (out->ranks) out->ranks[i] = sqlite3_column_int(st, SQL_CUST_NCOLS);
+            break;
         case LIST_UNIQUE:
             bad = read_entitlement(st, 0, &out->uniq[i].e);
             out->uniq[i].total_quantity = sqlite3_column_double(st, 9);
@@ -2027,6 +2056,10 @@ static store_rc sq_list(store *s, const list_query *q, list_result *out) {
     }
     if (!out->ents && !out->custs && !out->grants && !out->uniq && !out->entries)
         return STORE_ERROR;
+    if (q->rank_text && !(out->ranks = calloc(cap, sizeof *out->ranks))) {
+        list_result_clear(out);
+        return STORE_ERROR;
+    }
     /* the segments in reading order, from the one holding the position */
     sql_segment seg[2];
     int nseg = sql_segments(q, sf, seg);

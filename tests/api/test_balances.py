@@ -16,7 +16,8 @@ class Balances(ServerTestCase, ListMixin):
 
     def world(self):
         """A fresh tenant: customers A (with email) and B, entitlements E1
-        (with a product) and E2, five rows with distinct non-null values."""
+        (with a product) and E2, five rows with distinct non-null values, some
+        with a contract_id (K1, K2) or an invoice_id (I1, I2)."""
         c = fresh_client(self)
         w = {"c": c}
         w["A"] = self.make_customer(c, customer_name="Alice Ltd", email="alice@x.io")
@@ -26,16 +27,17 @@ class Balances(ServerTestCase, ListMixin):
                                         entitlement_type="Quantity", product_id=w["P"])
         w["E2"] = self.make_entitlement(c, name="Storage", units="GB", entitlement_type="Credits")
         w["K1"], w["K2"] = new_id(), new_id()
+        w["I1"], w["I2"] = new_id(), new_id()
         A, B, E1, E2 = w["A"]["id"], w["B"]["id"], w["E1"]["id"], w["E2"]["id"]
         specs = [
             (E1, A, dict(quantity=1, quantity_used=0, active_from="2025-01-01T00:00:00Z",
-                         expiry_at="2026-01-01T00:00:00Z", contract_id=w["K1"])),
+                         expiry_at="2026-01-01T00:00:00Z", contract_id=w["K1"], invoice_id=w["I1"])),
             (E1, B, dict(quantity=2.5, quantity_used=1, active_from="2025-06-01T00:00:00Z",
                          expiry_at="2026-06-01T00:00:00Z", contract_id=w["K2"])),
             (E2, A, dict(quantity=5, quantity_used=2, active_from="2025-06-01T00:00:00.5Z",
                          expiry_at="2027-01-01T00:00:00Z", contract_id=w["K1"])),
             (E2, B, dict(quantity=5, quantity_used=3, active_from="2026-01-01T00:00:00Z",
-                         expiry_at="2027-06-01T00:00:00Z")),
+                         expiry_at="2027-06-01T00:00:00Z", invoice_id=w["I2"])),
             (E1, A, dict(quantity=10, quantity_used=4, active_from="2026-06-01T00:00:00Z",
                          expiry_at="2028-01-01T00:00:00Z")),
         ]
@@ -313,10 +315,59 @@ class Balances(ServerTestCase, ListMixin):
         for it in body["results"]:
             self.assertIn("product", it, str(r))
             if it["entitlement"] == w["E1"]["id"]:
-                self.assertSame({"id": w["P"], "name": None, "email": None}, it["product"], str(r))
+                self.assertSame({"id": w["P"], "name": None}, it["product"], str(r))
             else:
                 self.assertIsNone(it["product"], "no product_id: product is null\n%s" % r)
             self.assertIsInstance(it["customer"], str, "customer not populated\n%s" % r)
+            self.assertNotIn("contract", it, str(r))
+            self.assertNotIn("invoice", it, str(r))
+
+    def test_populate_contract_and_invoice(self):
+        """entitled keeps no contract or invoice catalogue: {"id", "name": null}
+        when the row has the id, null when it has none (../shared/API.md)."""
+        w = self.world()
+        c = w["c"]
+        for key, field in (("contract", "contract_id"), ("invoice", "invoice_id")):
+            with self.subTest(populate=key):
+                body, r = self.get_list(c, PATH, populate=key)
+                self.assertEqual(len(body["results"]), 5, str(r))
+                seen = 0
+                for it, row in zip(body["results"], w["rows"]):
+                    self.assertEqual(it["id"], row["id"], str(r))
+                    if row[field] is None:
+                        self.assertIsNone(it[key], "no %s: %s is null\n%s" % (field, key, r))
+                    else:
+                        seen += 1
+                        self.assertSame({"id": row[field], "name": None}, it[key], str(r))
+                    self.assertEqual(it[field], row[field], str(r))
+                    self.assertIsInstance(it["customer"], str, str(r))
+                    for other in {"product", "contract", "invoice"} - {key}:
+                        self.assertNotIn(other, it, str(r))
+                self.assertEqual(seen, 3 if key == "contract" else 2, str(r))
+
+    def test_populate_all_four(self):
+        """The reference's example value, customer,contract,product,invoice,
+        in any order; a name given twice counts once."""
+        w = self.world()
+        c = w["c"]
+        people = {w["A"]["id"]: w["A"], w["B"]["id"]: w["B"]}
+        for value in ("customer,contract,product,invoice", "invoice,product,contract,customer",
+                      "contract,invoice,contract"):
+            with self.subTest(populate=value):
+                body, r = self.get_list(c, PATH, populate=value)
+                for it, row in zip(body["results"], w["rows"]):
+                    for key, field in (("contract", "contract_id"), ("invoice", "invoice_id")):
+                        self.assertSame(None if row[field] is None else {"id": row[field], "name": None},
+                                        it[key], str(r))
+                    if "customer" in value:
+                        p = people[row["customer"]]
+                        self.assertSame({"id": p["id"], "name": p["customer_name"],
+                                         "email": p["email"]}, it["customer"], str(r))
+                        prod = {"id": w["P"], "name": None} if row["entitlement"] == w["E1"]["id"] else None
+                        self.assertSame(prod, it["product"], str(r))
+                    else:
+                        self.assertEqual(it["customer"], row["customer"], str(r))
+                        self.assertNotIn("product", it, str(r))
 
     def test_populate_both(self):
         w = self.world()
@@ -330,7 +381,7 @@ class Balances(ServerTestCase, ListMixin):
                     self.assertEqual(sorted(it["customer"]), ["email", "id", "name"], str(r))
                     self.assertIn("product", it, str(r))
                     if it["entitlement"] == w["E1"]["id"]:
-                        self.assertSame({"id": w["P"], "name": None, "email": None}, it["product"])
+                        self.assertSame({"id": w["P"], "name": None}, it["product"])
                     else:
                         self.assertIsNone(it["product"], str(r))
 
@@ -346,6 +397,7 @@ class Balances(ServerTestCase, ListMixin):
                             it["customer"], str(r))
 
     def test_populate_bad_value(self):
-        for bad in ("bogus", "customer,bogus", "contract", "invoice"):
+        for bad in ("bogus", "customer,bogus", "contracts", "Invoice", "customer,", ",customer",
+                    "customer,,product", "customer product", "", "customer;invoice"):
             with self.subTest(populate=bad):
                 self.assert422(self.c.get(url(PATH, populate=bad)), ["query", "populate"])

@@ -1009,6 +1009,28 @@ HOSTILE_VALID = SQL + FMT + [
 ]
 
 
+SEARCH_FIELDS = ("customer_name", "email", "external_id", "phone_number")
+
+
+def search_pairs(text):
+    """search on the customer lists as docs/API.md reads it: [] for plain
+    text (no '='), the [field, value] pairs, or None when it is a 422."""
+    if "=" not in text:
+        return []
+    pairs = []
+    for part in text.split(","):
+        if "=" in part:
+            field, value = part.split("=", 1)
+            if field not in SEARCH_FIELDS:
+                return None
+            pairs.append([field, value])
+        elif pairs:
+            pairs[-1][1] += "," + part
+        else:
+            return None
+    return pairs
+
+
 class HostileValid(ServerTestCase):
     """Hostile strings that are valid input: stored and returned exactly in
     every text field, matched exactly by the text filters, nothing else
@@ -1091,11 +1113,26 @@ class HostileValid(ServerTestCase):
                 ("/customers", "data", {"external_id": s[:255]}, lambda c: c["external_id"] == s[:255]),
                 ("/customers", "data", {"customer_name__ilike": s}, lambda c: fold(s) in fold(c["customer_name"])),
                 ("/customers", "data", {"email__like": s}, lambda c: s in (c["email"] or "")),
-                ("/customers", "data", {"search": s}, lambda c: any(
-                    fold(s) in fold(c[k] or "") for k in ("customer_name", "email", "external_id"))),
+                ("/customers", "data", {"search_name_external_id": s}, lambda c: any(
+                    fold(s) in fold(c[k] or "") for k in ("customer_name", "external_id"))),
                 ("/entitlements", "results", {"name": s + "#"}, lambda e: e["name"] == s + "#"),
                 ("/entitlements", "results", {"name__ilike": s}, lambda e: fold(s) in fold(e["name"])),
             ]
+            # search: plain text, or field=value pairs (a 422 where they are malformed)
+            for text in (s, "customer_name=" + s, "email=%s,external_id=" % s):
+                pairs = search_pairs(text)
+                if pairs is None:
+                    r = cl.get(url("/customers", search=text))
+                    if r.status != 422 or [e["loc"] for e in r.json["detail"]] != [["query", "search"]]:
+                        problems.append("/customers search=%r: %d, expected a 422 at search" % (text, r.status))
+                    continue
+                if pairs:
+                    pred = lambda c, pairs=pairs: all(  # noqa: E731
+                        c[f] is not None and fold(v) in fold(c[f]) for f, v in pairs)
+                else:
+                    pred = lambda c, text=text: any(  # noqa: E731
+                        fold(text) in fold(c[k] or "") for k in ("customer_name", "email", "external_id"))
+                checks.append(("/customers", "data", {"search": text}, pred))
             for path, key, params, pred in checks:
                 items = self.walk(cl, path, key, params)
                 pool = customers if path == "/customers" else ents

@@ -816,6 +816,305 @@ class CustomersList(ServerTestCase, ListMixin):
                 self.assertSet([e], body, r)
 
 
+
+def fold(text):
+    """Case folded as the lists fold (simple one-to-one lower-casing)."""
+    return "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text or "")
+
+
+SEARCH_FIELDS_MSG = ("Value error, unknown search field '%s'; the fields are customer_name, email, "
+                     "external_id and phone_number")
+SEARCH_PAIRS_MSG = ("Value error, search takes field=value pairs, comma separated, of "
+                    "customer_name, email, external_id and phone_number")
+
+
+class CustomerSearch(ServerTestCase, ListMixin):
+    """search=field=value[,field=value] on the customer lists (docs/API.md,
+    ../shared/API.md "Customers: what Zenskar's own client relies on"): each
+    pair a case-insensitive contains of customer_name, email, external_id or
+    phone_number, all required; text without '=' keeps the plain meaning.
+    The reference documents the form by its example, `customer_name=Acme`;
+    what an unknown field does it does not say: entitled answers 422
+    value_error at ["query", "search"], as FastAPI does for a value its
+    validator refuses."""
+
+    ENVELOPE = ["data", "next", "previous", "total"]
+    PATHS = ("/customers", "/customer")
+
+    def world(self):
+        c = fresh_client(self)
+        w = {"c": c}
+        w["a"] = self.make_customer(c, customer_name="Acme Corp", email="billing@acme.com",
+                                    external_id="SF-1", phone_number="+1 555 0100")
+        w["b"] = self.make_customer(c, customer_name="ACME Labs", email="ops@other.io",
+                                    external_id="acme-2")
+        w["d"] = self.make_customer(c, customer_name="Other", email="x@ACME.com",
+                                    phone_number="555-acme")
+        w["e"] = self.make_customer(c, customer_name="Zed")
+        return w
+
+    def test_pairs(self):
+        """The reference's example, search=customer_name=Acme, finds the
+        Acme customers (before: 200 with none, the text read as a substring)."""
+        w = self.world()
+        a, b, d, e = w["a"], w["b"], w["d"], w["e"]
+        cases = [
+            ("customer_name=Acme", [a, b]),
+            ("customer_name=acme,email=ACME", [a]),
+            ("email=acme", [a, d]),
+            ("external_id=acme", [b]),
+            ("external_id=sf-", [a]),
+            ("phone_number=555", [a, d]),
+            ("phone_number=acme", [d]),
+            ("customer_name=Acme,external_id=SF", [a]),
+            ("email=acme,customer_name=Other", [d]),
+            ("customer_name=acme,customer_name=labs", [b]),
+            ("customer_name=acme,phone_number=0100,email=billing,external_id=1", [a]),
+            ("customer_name=Nobody", []),
+            # an empty value: the field holds some text (as field__ilike= does)
+            ("customer_name=", [a, b, d, e]),
+            ("email=", [a, b, d]),
+            ("phone_number=", [a, d]),
+            # plain text: name, email or external id (not the phone number)
+            ("acme", [a, b, d]),
+            ("555", []),
+        ]
+        for p in self.PATHS:
+            for text, want in cases:
+                with self.subTest(path=p, search=text):
+                    body, r = self.get_list(w["c"], p, search=text)
+                    self.assertSet(want, body, r)
+                    self.assertEqual(body["total"], len(want), str(r))
+
+    def test_pair_equals_ilike_filter(self):
+        """A pair field=value selects what field__ilike=value selects."""
+        w = self.world()
+        for field in ("customer_name", "email", "external_id", "phone_number"):
+            for value in ("acme", "ACME", "5", "", "-", "zzz"):
+                with self.subTest(field=field, value=value):
+                    want, _ = self.get_list(w["c"], "/customers", {field + "__ilike": value})
+                    body, r = self.get_list(w["c"], "/customers", search="%s=%s" % (field, value))
+                    self.assertSet(self.ids(want), body, r)
+
+    def test_commas_and_equals_in_values(self):
+        c = fresh_client(self)
+        f = self.make_customer(c, customer_name="Acme, Inc")
+        g = self.make_customer(c, customer_name="a=b Ltd", external_id="k=v,w")
+        h = self.make_customer(c, customer_name="x,y=z")
+        cases = [
+            ("customer_name=Acme, Inc", [f]),       # a part without '=' continues the value
+            ("customer_name=acme,", [f]),           # so does an empty one
+            ("customer_name=a=b", [g]),             # the value runs past its first '='
+            ("customer_name==", [g, h]),            # the value is "="
+            ("external_id=k=v,w", [g]),
+            ("external_id=k=v,w,customer_name=ltd", [g]),
+            ("customer_name=,", [f, h]),
+            ("Acme, Inc", [f]),                     # no '=': plain text, comma and all
+        ]
+        for text, want in cases:
+            with self.subTest(search=text):
+                body, r = self.get_list(c, "/customers", search=text)
+                self.assertSet(want, body, r)
+
+    def test_percent_underscore_and_case_folding(self):
+        c = fresh_client(self)
+        pct = self.make_customer(c, customer_name="100% Acme_", external_id="Äpfel-ΩMEGA")
+        self.make_customer(c, customer_name="1000 AcmeX", external_id="apfel-omega")
+        nul = self.make_customer(c, customer_name="nul\u0000here")
+        cases = [
+            ("customer_name=%", [pct]),
+            ("customer_name=e_", [pct]),
+            ("customer_name=0%", [pct]),
+            ("external_id=äPFEL", [pct]),
+            ("external_id=ωmega", [pct]),
+            ("external_id=ÄPFEL-Ω,customer_name=ACME_", [pct]),
+            ("customer_name=\u0000h", [nul]),
+        ]
+        for p in self.PATHS:
+            for text, want in cases:
+                with self.subTest(path=p, search=text):
+                    body, r = self.get_list(c, p, search=text)
+                    self.assertSet(want, body, r)
+
+    def test_bad_pairs_422(self):
+        w = self.world()
+        cases = [
+            ("foo=bar", SEARCH_FIELDS_MSG % "foo"),
+            ("customer_name=a,bogus=1", SEARCH_FIELDS_MSG % "bogus"),
+            ("custom_data.users=abc@dev.in", SEARCH_FIELDS_MSG % "custom_data.users"),
+            ("Customer_Name=Acme", SEARCH_FIELDS_MSG % "Customer_Name"),
+            ("customer_name__ilike=Acme", SEARCH_FIELDS_MSG % "customer_name__ilike"),
+            ("id=1", SEARCH_FIELDS_MSG % "id"),
+            # no field name, or one that does not print as itself
+            ("=", SEARCH_PAIRS_MSG),
+            ("=x", SEARCH_PAIRS_MSG),
+            ("customer_name=a, email=b", SEARCH_PAIRS_MSG),
+            ("' OR '1'='1", SEARCH_PAIRS_MSG),
+            # text before the first pair
+            ("Acme,customer_name=x", SEARCH_PAIRS_MSG),
+            (",email=x", SEARCH_PAIRS_MSG),
+        ]
+        for p in self.PATHS:
+            for text, msg in cases:
+                with self.subTest(path=p, search=text):
+                    r = w["c"].get(url(p, search=text))
+                    self.assertErrors(r, [{"type": "value_error", "loc": ["query", "search"],
+                                           "msg": msg, "input": text}])
+        # not UTF-8: the string error every list gives
+        r = w["c"].get("/customers?search=customer_name=%ff")
+        self.assertOneError(r, "string_unicode", ["query", "search"])
+        # more pairs than a query holds filters
+        text = ",".join("email=x%d" % i for i in range(60))
+        self.assertOneError(w["c"].get(url("/customers", search=text)), "value_error",
+                            ["query", "search"], "Value error, too many filters")
+
+    def test_other_lists_keep_plain_search(self):
+        """The contract speaks of the customer lists: elsewhere search stays a
+        plain substring, '=' and ',' included."""
+        c = fresh_client(self)
+        x = self.make_entitlement(c, name="name=gold,tier")
+        self.make_entitlement(c, name="gold")
+        cu = self.make_customer(c)
+        self.make_row(x["id"], cu["id"], c)
+        body, r = self.get_list(c, "/entitlements", search="name=gold")
+        self.assertSet([x], body, r)
+        body, r = self.get_list(c, "/entitlements", search="foo=bar")
+        self.assertSet([], body, r)
+        for path in ("/entitlements/customer/%s" % cu["id"], "/entitlements/customers_balances"):
+            with self.subTest(path=path):
+                body, r = self.get_list(c, path, search="name=gold,t")
+                self.assertEqual([it["entitlement"] for it in body["results"]], [x["id"]], str(r))
+        body, r = self.get_list(c, "/entitlements/customer/unique/%s" % cu["id"], search="=gold,")
+        self.assertEqual([it["entitlement"]["id"] for it in body["results"]], [x["id"]], str(r))
+
+
+def rank_of(cust, text):
+    """search_name_external_id's rank: 0 exact, 1 prefix, 2 contains, None."""
+    t = fold(text)
+    ranks = []
+    for v in (cust["customer_name"], cust["external_id"]):
+        if v is None or t not in fold(v):
+            continue
+        ranks.append(0 if fold(v) == t else 1 if fold(v).startswith(t) else 2)
+    return min(ranks) if ranks else None
+
+
+def ranked_order(customers, text, key, desc):
+    """Rank first, then the list's sort (key, then id, in its direction)."""
+    out = []
+    for rank in (0, 1, 2):
+        out += expected_order([c for c in customers if rank_of(c, text) == rank], key, desc)
+    return out
+
+
+class RankedCustomerSearch(ServerTestCase, ListMixin):
+    """search_name_external_id=text (mcp-zenskar's listCustomers sends it;
+    the reference spec does not list it, the client's tool describes it):
+    name or external id contains the text, case-insensitive; an exact match
+    first, then starts-with, then contains, then the list's order."""
+
+    ENVELOPE = ["data", "next", "previous", "total"]
+    PATHS = ("/customers", "/customer")
+
+    def world(self):
+        c = fresh_client(self)
+        specs = [("The ACME co", None), ("Acme", "zz"), ("acme corp", None), ("Zed", "ACME"),
+                 ("Beta", "acme-9"), ("Gamma", "x-acme"), ("Nothing", None), ("Acm", "acm"),
+                 ("ACME", None), ("Acme", "acme"), ("acmeacme", "1acme")]
+        return c, [self.make_customer(c, customer_name=n, external_id=x) for n, x in specs]
+
+    def test_rank_then_sort(self):
+        c, made = self.world()
+        keys = {"id": lambda e: e["id"], "created_at": lambda e: parse_dt(e["created_at"]),
+                "customer_name": lambda e: e["customer_name"]}
+        sorts = [({}, "created_at", True), ({"order": "created_at"}, "created_at", False)]
+        sorts += [({"sort_key": k, "sort_type": st}, k, st == "desc") for k in keys
+                  for st in ("asc", "desc")]
+        for p in self.PATHS:
+            for text in ("acme", "ACME", "Acme corp", "cme", "zz", "nothing-like-it"):
+                for params, key, desc in sorts:
+                    with self.subTest(path=p, text=text, **params):
+                        body, r = self.get_list(c, p, params, search_name_external_id=text,
+                                                limit=100)
+                        want = ranked_order(made, text, keys[key], desc)
+                        self.assertIds(want, body, r)
+                        self.assertEqual(body["total"], len(want), str(r))
+
+    def test_no_longer_extra_forbidden(self):
+        """The issue's case: a 422 extra_forbidden before; now the ranked list."""
+        c, made = self.world()
+        for p in self.PATHS:
+            body, r = self.get_list(c, p, search_name_external_id="Acme")
+            self.assertEnvelope(body, r)
+            self.assertEqual(body["data"][0]["customer_name"], "Acme", str(r))
+
+    def test_with_search_and_filters(self):
+        c, made = self.world()
+        body, r = self.get_list(c, "/customers", search_name_external_id="acme",
+                                search="external_id=acme", limit=100)
+        want = [m for m in ranked_order(made, "acme", lambda e: parse_dt(e["created_at"]), True)
+                if "acme" in fold(m["external_id"])]
+        self.assertIds(want, body, r)
+        body, r = self.get_list(c, "/customers", search_name_external_id="acme",
+                                external_id__isnull="true", limit=100)
+        want = [m for m in ranked_order(made, "acme", lambda e: parse_dt(e["created_at"]), True)
+                if m["external_id"] is None]
+        self.assertIds(want, body, r)
+
+    def test_hostile_and_plain_characters(self):
+        c = fresh_client(self)
+        pct = self.make_customer(c, customer_name="50%_off", external_id="Äpfel")
+        other = self.make_customer(c, customer_name="500 off", external_id="apfelx")
+        nul = self.make_customer(c, customer_name="a\u0000b")
+        eq = self.make_customer(c, customer_name="k=v,w")
+        for text, want in (("%", [pct]), ("_", [pct]), ("0%_", [pct]), ("äPFEL", [pct]), ("apfel", [other]),
+                           ("\u0000", [nul]), ("=", [eq]), ("k=v,w", [eq]), (",", [eq]),
+                           ("customer_name=k", [])):
+            with self.subTest(text=text):
+                body, r = self.get_list(c, "/customers", search_name_external_id=text)
+                self.assertIds(want, body, r)
+        # empty: no condition, the list's own order
+        body, r = self.get_list(c, "/customers", search_name_external_id="")
+        self.assertIds([eq, nul, other, pct], body, r)
+        r = c.get("/customers?search_name_external_id=%ff")
+        self.assertOneError(r, "string_unicode", ["query", "search_name_external_id"])
+
+    def test_ranks_fold_every_script(self):
+        """Equal and starts-with are case-insensitive as the contains is:
+        Ä/ä, Ω/ω fold on both backends."""
+        c = fresh_client(self)
+        contains = self.make_customer(c, customer_name="x ΩMEGA Äpfel")
+        prefix = self.make_customer(c, customer_name="zz", external_id="ωmega äpfel!")
+        exact = self.make_customer(c, customer_name="Ωmega ÄPFEL")
+        self.make_customer(c, customer_name="omega apfel")
+        for text in ("ωMEGA äpfel", "ΩMEGA ÄPFEL"):
+            for params in ({}, {"order": "created_at"}):
+                with self.subTest(text=text, **params):
+                    body, r = self.get_list(c, "/customers", params, search_name_external_id=text)
+                    self.assertIds([exact, prefix, contains], body, r)
+
+    def test_other_lists_refuse_it(self):
+        c = fresh_client(self)
+        cu = self.make_customer(c)
+        for path in ("/entitlements", "/entitlements/customer/%s" % cu["id"],
+                     "/entitlements/customer/unique/%s" % cu["id"],
+                     "/entitlements/customers_balances"):
+            with self.subTest(path=path):
+                r = c.get(url(path, search_name_external_id="x"))
+                self.assertOneError(r, "extra_forbidden", ["query", "search_name_external_id"])
+
+    def test_cursor_of_another_kind_422(self):
+        c, made = self.world()
+        ranked = self.assertJson(c.get(url("/customers", search_name_external_id="acme", limit=2)),
+                                 200)
+        plain = self.assertJson(c.get(url("/customers", limit=2)), 200)
+        msg = "Value error, the cursor belongs to another sort"
+        r = c.get(url("/customers", limit=2, cursor=ranked["next"]))
+        self.assertOneError(r, "value_error", ["query", "cursor"], msg)
+        r = c.get(url("/customers", search_name_external_id="acme", limit=2, cursor=plain["next"]))
+        self.assertOneError(r, "value_error", ["query", "cursor"], msg)
+
+
 class LargePages(ServerTestCase, ListMixin):
     """A page whose items are large (customers with ~1 MB of custom_data):
     the list still answers (never a 500); a server may give fewer items than

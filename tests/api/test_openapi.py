@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import unittest
+import urllib.parse
 
 import harness
 import schema
@@ -312,6 +313,8 @@ class Parameters(ServerTestCase):
         s = schema._deref(doc, s)
         if "enum" in s:
             return str(s["enum"][0])
+        if "examples" in s:
+            return urllib.parse.quote(str(s["examples"][0]), safe="")
         fmt, t = s.get("format"), s.get("type")
         if fmt == "uuid":
             return new_id()

@@ -234,6 +234,85 @@ class StaticPaging(ServerTestCase, PagingMixin):
         self.assertEqual(want, ids, "a cursor whose row was deleted must still name its position")
 
 
+
+class RankedPaging(ServerTestCase, PagingMixin):
+    """search_name_external_id pages by cursor like the rest: the key is the
+    rank, then the sort, then the id, so a walk forward or back, at any page
+    size, gives every match once, in rank order, with ties inside a rank."""
+
+    ENVELOPE = ["data", "next", "previous", "total"]
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.made = None
+
+    def setUp(self):
+        cls = type(self)
+        if cls.made is not None:
+            return
+        # exact, prefix and contains matches, by name and by external id, with
+        # tied names inside each rank; and customers that do not match
+        specs = []
+        for i in range(7):
+            specs += [("Kiwi", "k-%d" % i), ("kiwi-%d" % (i % 3), None), ("a kiwi %d" % (i % 2), None),
+                      ("n%d" % (i % 2), "KIWI" if i % 2 else "kiwi%d" % i), ("plain %d" % i, "x%d" % i)]
+        cls.made = [self.make_customer(customer_name=n, external_id=x) for n, x in specs]
+
+    def expected(self, params):
+        from test_lists import ranked_order
+        key = params.get("sort_key", "created_at")
+        desc = params.get("sort_type") == "desc" if "sort_key" in params else True
+        if "order" in params:
+            key, desc = params["order"].lstrip("-"), params["order"].startswith("-")
+        f = (lambda m: parse_dt(m["created_at"])) if key == "created_at" else (lambda m: m[key])
+        return [m["id"] for m in ranked_order(self.made, "kiwi", f, desc)]
+
+    def check(self, params, limit):
+        want = self.expected(params)
+        self.assertEqual(len(want), 28)
+        params = dict(params, search_name_external_id="kiwi")
+        fwd = self.walk(self.c, "/customers", params, limit)
+        got = [it["id"] for p in fwd for it in p["data"]]
+        self.assertEqual(want, got, "a forward walk (limit %d) differs from rank then sort" % limit)
+        self.assertEqual(len(fwd), -(-len(want) // limit))
+        for i, p in enumerate(fwd):
+            self.assertEqual(p["total"], len(want))
+            self.assertEqual(p["previous"] is None, i == 0)
+            self.assertEqual(p["next"] is None, i == len(fwd) - 1)
+        back = self.walk(self.c, "/customers", params, limit, start=fwd[-1], backward=True)
+        self.assertEqual([[it["id"] for it in p["data"]] for p in back[::-1]],
+                         [[it["id"] for it in p["data"]] for p in fwd],
+                         "a backward walk (limit %d) gives other pages" % limit)
+        if len(fwd) > 1:
+            r = self.c.get(url("/customers", params, limit=limit, cursor=back[-1]["next"]))
+            self.assertSame(fwd[1]["data"], self.assertJson(r, 200)["data"],
+                            "next of page 1 (reached backward) is not page 2")
+
+    def test_walk_every_sort(self):
+        sorts = [{}, {"order": "created_at"}, {"order": "-customer_name"}]
+        sorts += [{"sort_key": k, "sort_type": st} for k in ("id", "created_at", "customer_name")
+                  for st in ("asc", "desc")]
+        for params in sorts:
+            with self.subTest(**params):
+                self.check(params, 3)
+
+    def test_walk_every_limit(self):
+        for limit in (1, 2, 5, 7, 27, 28, 29):
+            for params in ({}, {"sort_key": "customer_name", "sort_type": "asc"}):
+                with self.subTest(limit=limit, **params):
+                    self.check(params, limit)
+
+    def test_previous_of_page_2_is_page_1(self):
+        params = {"search_name_external_id": "kiwi", "sort_key": "customer_name",
+                  "sort_type": "desc"}
+        p1 = self.assertJson(self.c.get(url("/customers", params, limit=4)), 200)
+        p2 = self.assertJson(self.c.get(url("/customers", params, limit=4, cursor=p1["next"])), 200)
+        again = self.assertJson(self.c.get(url("/customers", params, limit=4,
+                                               cursor=p2["previous"])), 200)
+        self.assertSame(p1, again, "previous of page 2 is not page 1 exactly")
+
+
 class ConcurrentWalk(ServerTestCase, PagingMixin):
     """1,000 rows; walks with limit 37 while threads insert and delete rows."""
 
