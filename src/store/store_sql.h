@@ -15,8 +15,8 @@ typedef struct {
     char placeholder;        /* '?' numbers values ?1, ?2 (SQLite); '$' gives $1 (PostgreSQL) */
     const char *ci_contains; /* case-insensitive substring test, "ci_contains(%s, %s)" */
     const char *cs_contains; /* case-sensitive substring test, "instr(%s, %s) > 0" */
-    /* The unique list's totals: one "%s", a column of the customer's rows
-     * `x`, summed (SQLite) or gathered for the backend to sum (PostgreSQL). */
+    /* The unique list's totals: one "%s", a quantity column of the
+     * customer's rows `x`, summed exactly, read as decimal text. */
     const char *unique_sum;
     /* One "%s": a text column as bytes, to compare with a cursor position
      * that is not UTF-8 (PostgreSQL text cannot hold it). NULL when text
@@ -97,10 +97,5 @@ void sql_list_count(sql_builder *b, const sql_dialect *d, const list_query *q);
 size_t sql_decode_loose(const unsigned char *s, size_t n, uint32_t *out);
 
 bool sql_utf8_valid(const char *s, size_t n);
-
-/* v[0] + v[1] + ... as SQLite's SUM() adds REALs, in this order: plain
- * addition before SQLite 3.43, Kahan-Babuska-Neumaier summation since. A
- * backend that sums in C matches the SQLite library of this build. */
-double sql_sum(const double *v, size_t n);
 
 #endif
