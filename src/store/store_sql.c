@@ -159,6 +159,11 @@ static const char *op_sql(list_op op) {
     }
 }
 
+/* The columns that hold quantities (dec.h) */
+static bool is_quantity(const sql_field *col) {
+    return strcmp(col->field, "quantity") == 0 || strcmp(col->field, "quantity_used") == 0;
+}
+
 /* A filter on a quantity: the column holds exact decimals (dec.h), the
  * client's value is a double, which may have more places or lie beyond the
  * range. Compared exactly through the largest decimal f <= value: x > v is
@@ -233,7 +238,8 @@ static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q
             return;
         }
         sb_add(b, " AND ");
-        if (f->op != LOP_ISNULL && f->nvalues && f->values[0].type == LV_NUM) {
+        if (is_quantity(col) && f->op != LOP_ISNULL && f->nvalues &&
+            f->values[0].type == LV_NUM) {
             sb_dec_filter(b, d, col->sql, f->op, f);
             continue;
         }
