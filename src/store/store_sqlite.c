@@ -503,17 +503,24 @@ static void config_init(void) {
  * written when quantities were doubles, as millionths. */
 static void dec_sum_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     (void)argc;
-    dec_sum *acc = sqlite3_aggregate_context(ctx, sizeof *acc);
+    /* SQLite aligns the context to 8 bytes only: copied, not dereferenced */
+    unsigned char *acc = sqlite3_aggregate_context(ctx, sizeof(dec_sum));
     if (!acc) {
         sqlite3_result_error_nomem(ctx);
         return;
     }
-    if (sqlite3_value_type(argv[0]) != SQLITE_NULL) *acc += sqlite3_value_int64(argv[0]);
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+    dec_sum sum;
+    memcpy(&sum, acc, sizeof sum);
+    sum += sqlite3_value_int64(argv[0]);
+    memcpy(acc, &sum, sizeof sum);
 }
 static void dec_sum_final(sqlite3_context *ctx) {
-    dec_sum *acc = sqlite3_aggregate_context(ctx, 0);
+    unsigned char *acc = sqlite3_aggregate_context(ctx, 0);
+    dec_sum sum = 0;
+    if (acc) memcpy(&sum, acc, sizeof sum);
     char buf[DEC_FORMAT_MAX];
-    size_t n = dec_plain(acc ? *acc : 0, buf);
+    size_t n = dec_plain(sum, buf);
     sqlite3_result_text(ctx, buf, (int)n, SQLITE_TRANSIENT);
 }
 static void dec_of_real(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
