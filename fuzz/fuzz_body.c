@@ -186,8 +186,9 @@ static void check_body(json_t *body) {
         CHECK(strcmp(ent, PATH_E) == 0 && strcmp(cust, PATH_C) == 0 && strcmp(id, PATH_R) == 0);
         CHECK(json_is_object(body) && !pyjson_is_big(body));
         if (p.active_from.set && p.expiry_at.set) CHECK(p.active_from.v <= p.expiry_at.v);
-        if (p.quantity.set) CHECK(isfinite(p.quantity.v) && p.quantity.v >= 0);
-        if (p.quantity_used.set) CHECK(isfinite(p.quantity_used.v) && p.quantity_used.v >= 0);
+        /* quantities are exact decimals within the range (dec.h) */
+        if (p.quantity.set) CHECK(p.quantity.v >= 0 && p.quantity.v <= DEC_MAX);
+        if (p.quantity_used.set) CHECK(p.quantity_used.v >= 0 && p.quantity_used.v <= DEC_MAX);
         CHECK(!!(p.fields & GRANT_F_ACTIVE_FROM) == (json_object_get(body, "active_from") != NULL));
         CHECK(!!(p.fields & GRANT_F_EXPIRY_AT) == (json_object_get(body, "expiry_at") != NULL));
     }

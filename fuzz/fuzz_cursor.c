@@ -73,12 +73,12 @@ static bool make_row(row *r, list_kind kind, const char *sort, const char *id, b
     memset(r, 0, sizeof *r);
     r->res.n = 1;
     r->res.total = 0;
-    bool is_time = v->type == LV_TIME, is_num = v->type == LV_NUM, is_text = v->type == LV_TEXT;
+    bool is_time = v->type == LV_TIME, is_num = v->type == LV_DEC, is_text = v->type == LV_TEXT;
     bool by_id = strcmp(sort, "id") == 0;
     if (by_id && (null || !is_text || v->len != strlen(id) || memcmp(v->s, id, v->len) != 0))
         return false;
     opt_time ot = {!null, is_time ? v->t : 0};
-    opt_num on = {!null, is_num ? v->n : 0};
+    opt_dec on = {!null, is_num ? v->d : 0}; /* a quantity: exact (dec.h) */
     switch (kind) {
     case LIST_ENTITLEMENTS:
     case LIST_UNIQUE: {
@@ -151,6 +151,8 @@ static bool same_value(const list_value *a, const list_value *b) {
         return memcmp(&a->n, &b->n, sizeof a->n) == 0;
     case LV_TIME:
         return a->t == b->t;
+    case LV_DEC:
+        return a->d == b->d;
     case LV_BOOL:
         return a->b == b->b;
     }
@@ -249,9 +251,9 @@ static void encode_mode(const list_spec *spec, const uint8_t *d, size_t n) {
         /* the rest is the text */
     } else if (strcmp(sort, "quantity") == 0 || strcmp(sort, "quantity_used") == 0) {
         if (n < 8) return;
-        v.type = LV_NUM;
-        memcpy(&v.n, d, 8);
-        if (!isfinite(v.n)) return; /* quantities are finite */
+        v.type = LV_DEC; /* millionths within the range (dec.h) */
+        memcpy(&v.d, d, 8);
+        if (v.d > DEC_MAX || v.d < -DEC_MAX) return;
     } else {
         if (n < 8) return;
         v.type = LV_TIME;

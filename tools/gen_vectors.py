@@ -20,7 +20,10 @@ from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import pydantic
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from decimal import Decimal
+
+from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the tools
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -28,7 +31,24 @@ from gen_json_vectors import py_expect, python_outcome  # noqa: E402
 
 # ---- the model ----------------------------------------------------------------
 
-Q = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+def entitled_decimal(v):
+    """entitled's rule for quantities (issue 13, src/domain/dec.h): the float
+    becomes the decimal of its shortest text (repr), which must have at most
+    6 decimal places and then be below 10^12, else a 422 with pydantic's
+    own condecimal error types and words."""
+    d = Decimal(repr(v))
+    if d.as_tuple().exponent < -6:
+        raise PydanticCustomError("decimal_max_places",
+                                  "Decimal input should have no more than {decimal_places} "
+                                  "decimal places", {"decimal_places": 6})
+    if abs(d) >= Decimal(10) ** 12:
+        raise PydanticCustomError("decimal_whole_digits",
+                                  "Decimal input should have no more than {whole_digits} digits "
+                                  "before the decimal point", {"whole_digits": 12})
+    return v
+
+
+Q = Annotated[float, Field(ge=0, allow_inf_nan=False), AfterValidator(entitled_decimal)]
 
 
 class UpdateEntitlementCustomerRequestSchema(BaseModel):
@@ -500,7 +520,10 @@ ABOUT = (
     "the body's entitlement and customer must be UUIDs (any spelling pydantic accepts) equal "
     "to the path's (value_error at [body, entitlement] then [body, customer], input echoed); "
     "then, if both are set, active_from must not be after expiry_at (value_error at "
-    "[body, active_from]). Where FastAPI itself would differ, `note` says so.")
+    "[body, active_from]). Quantities are exact decimals (issue 13): the float's shortest "
+    "text must have at most 6 decimal places (decimal_max_places) and be below 10^12 "
+    "(decimal_whole_digits), checked with the field's other rules. "
+    "Where FastAPI itself would differ, `note` says so.")
 
 
 def main():

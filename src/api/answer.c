@@ -179,8 +179,22 @@ bool api_path_uuid(http_req *r, const char *name, char *out, json_t *errors) {
 
 void api_kopt_num(jw *w, const char *k, opt_num v) {
     jw_key(w, k);
-    if (v.set) jw_num(w, v.v);
-    else jw_null(w);
+    if (v.set)
+        jw_num(w, v.v);
+    else
+        jw_null(w);
+}
+void api_kdec(jw *w, const char *k, dec_sum v) {
+    char buf[DEC_FORMAT_MAX];
+    size_t n = dec_format(v, buf);
+    if (k) jw_key(w, k);
+    jw_raw(w, buf, n);
+}
+void api_kopt_dec(jw *w, const char *k, opt_dec v) {
+    if (v.set)
+        api_kdec(w, k, v.v);
+    else
+        jw_key(w, k), jw_null(w);
 }
 void api_kopt_time(jw *w, const char *k, opt_time v) {
     jw_key(w, k);
@@ -220,13 +234,14 @@ void api_write_grant(jw *w, const model_grant *g) {
 void api_write_grant_fields(jw *w, const model_grant *g) {
     api_kopt_time(w, "expiry_at", g->expiry_at);
     api_kopt_time(w, "active_from", g->active_from);
-    api_kopt_num(w, "quantity", g->quantity);
-    api_kopt_num(w, "quantity_used", g->quantity_used);
+    api_kopt_dec(w, "quantity", g->quantity);
+    api_kopt_dec(w, "quantity_used", g->quantity_used);
     jw_key(w, "created_at");
     jw_time(w, g->created_at);
-    opt_num rem = {g->quantity.set, 0};
+    /* exact; negative when a PATCH set quantity_used above quantity */
+    opt_dec rem = {g->quantity.set, 0};
     if (rem.set) rem.v = g->quantity.v - (g->quantity_used.set ? g->quantity_used.v : 0);
-    api_kopt_num(w, "quantity_remaining", rem);
+    api_kopt_dec(w, "quantity_remaining", rem);
     api_kmstr(w, "contract_id", g->contract_id);
     api_kmstr(w, "source_type", g->source_type);
     api_kmstr(w, "source_id", g->source_id);

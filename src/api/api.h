@@ -102,6 +102,10 @@ void api_write_grant(jw *w, const model_grant *g);
 void api_write_grant_fields(jw *w, const model_grant *g);
 /* key: the value, or null when unset */
 void api_kopt_num(jw *w, const char *k, opt_num v);
+/* a quantity or sum (dec.h), in its shortest form (k NULL: the value alone,
+ * after a key written already); null when unset */
+void api_kdec(jw *w, const char *k, dec_sum v);
+void api_kopt_dec(jw *w, const char *k, opt_dec v);
 void api_kopt_time(jw *w, const char *k, opt_time v);
 /* key: a model string, NUL characters included, or null */
 void api_kmstr(jw *w, const char *k, const char *s);

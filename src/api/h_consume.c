@@ -13,7 +13,7 @@
 
 enum { K_QTY, K_AT, K_COUNT };
 static const vfield CONSUME[K_COUNT] = {
-    [K_QTY] = {.name = "quantity", .type = V_NUM, .required = true},
+    [K_QTY] = {.name = "quantity", .type = V_NUM, .required = true, .quantity = true},
     [K_AT] = {.name = "at", .type = V_TIME, .nullable = true},
 };
 const api_schema api_consume_schemas[] = {
@@ -47,9 +47,13 @@ static bool pair_check(api_app *app, http_req *r, const char *ent, const char *c
 }
 
 static void write_balance_members(jw *w, const store_balance *b) {
-    jw_knum(w, "quantity", b->quantity);
-    jw_knum(w, "quantity_used", b->quantity_used);
-    api_kopt_num(w, "quantity_remaining", (opt_num){!b->unlimited, b->remaining});
+    api_kdec(w, "quantity", b->quantity);
+    api_kdec(w, "quantity_used", b->quantity_used);
+    jw_key(w, "quantity_remaining");
+    if (b->unlimited)
+        jw_null(w);
+    else
+        api_kdec(w, NULL, b->remaining);
     jw_kbool(w, "unlimited", b->unlimited);
     jw_key(w, "active_rows");
     jw_int(w, b->active_rows);
@@ -108,7 +112,7 @@ void h_consume(void *appv, http_req *r) {
     if (!pair_check(app, r, ent, cust, true)) goto out;
     int64_t now = dt_now();
     int64_t at = v[K_AT].present && !v[K_AT].null ? v[K_AT].time : now;
-    double q = v[K_QTY].num;
+    dec q = v[K_QTY].qty;
     store_meta m = api_meta(r);
     if (!api_write_begin(app, r, &held)) goto out;
     store_rc rc = store_consume(app->st, r->org, ent, cust, q, at, now, &m, &res);
@@ -116,15 +120,15 @@ void h_consume(void *appv, http_req *r) {
     jw_init(&w, 1u << 20);
     jw_obj_begin(&w);
     if (rc == STORE_SHORT) {
-        double avail = res.after.remaining;
-        char numq[40], numa[40], detail[160];
-        num_format(q, numq);
-        num_format(avail, numa);
+        dec_sum avail = res.after.remaining;
+        char numq[DEC_FORMAT_MAX], numa[DEC_FORMAT_MAX], detail[200];
+        dec_format(q, numq);
+        dec_format(avail, numa);
         snprintf(detail, sizeof detail, "Not enough remaining: requested %s, available %s", numq,
                  numa);
         jw_kstr(&w, "detail", detail);
-        jw_knum(&w, "requested", q);
-        jw_knum(&w, "available", avail);
+        api_kdec(&w, "requested", q);
+        api_kdec(&w, "available", avail);
         jw_obj_end(&w);
         api_reply_jw(r, 409, &w);
         goto out;
@@ -136,7 +140,7 @@ void h_consume(void *appv, http_req *r) {
     }
     jw_kstr(&w, "entitlement", ent);
     jw_kstr(&w, "customer", cust);
-    jw_knum(&w, "quantity", q);
+    api_kdec(&w, "quantity", q);
     jw_key(&w, "at");
     jw_time(&w, at);
     jw_key(&w, "ledger_seq");
@@ -147,15 +151,19 @@ void h_consume(void *appv, http_req *r) {
         const consume_draw *d = &res.draws[i];
         jw_obj_begin(&w);
         jw_kstr(&w, "id", d->row);
-        jw_knum(&w, "quantity_drawn", d->drawn);
-        api_kopt_num(&w, "quantity", d->quantity);
-        jw_knum(&w, "quantity_used", d->quantity_used);
-        double room = d->quantity.v > d->quantity_used ? d->quantity.v - d->quantity_used : 0;
-        api_kopt_num(&w, "quantity_remaining", (opt_num){d->quantity.set, room});
+        api_kdec(&w, "quantity_drawn", d->drawn);
+        api_kopt_dec(&w, "quantity", d->quantity);
+        api_kdec(&w, "quantity_used", d->quantity_used);
+        dec room = d->quantity.v > d->quantity_used ? d->quantity.v - d->quantity_used : 0;
+        api_kopt_dec(&w, "quantity_remaining", (opt_dec){d->quantity.set, room});
         jw_obj_end(&w);
     }
     jw_arr_end(&w);
-    api_kopt_num(&w, "quantity_remaining", (opt_num){!res.after.unlimited, res.after.remaining});
+    jw_key(&w, "quantity_remaining");
+    if (res.after.unlimited)
+        jw_null(&w);
+    else
+        api_kdec(&w, NULL, res.after.remaining);
     jw_obj_end(&w);
     api_reply_jw(r, 200, &w);
 out:

@@ -42,8 +42,11 @@ static const vfield CREATE[C_COUNT] = {
     [C_CUSTOMER] = {.name = "customer", .type = V_STR, .required = true},
     [C_EXPIRY] = {.name = "expiry_at", .type = V_TIME, .nullable = true},
     [C_ACTIVE] = {.name = "active_from", .type = V_TIME, .nullable = true},
-    [C_QTY] = {.name = "quantity", .type = V_NUM_NONNEG, .nullable = true},
-    [C_QTY_USED] = {.name = "quantity_used", .type = V_NUM_NONNEG, .nullable = true},
+    [C_QTY] = {.name = "quantity", .type = V_NUM_NONNEG, .nullable = true, .quantity = true},
+    [C_QTY_USED] = {.name = "quantity_used",
+                    .type = V_NUM_NONNEG,
+                    .nullable = true,
+                    .quantity = true},
     [C_CONTRACT] = {.name = "contract_id", .type = V_UUID, .nullable = true},
     [C_SOURCE_TYPE] = {.name = "source_type", .type = V_STR, .nullable = true},
     [C_SOURCE_ID] = {.name = "source_id", .type = V_UUID, .nullable = true},
@@ -62,8 +65,11 @@ static const vfield UPDATE[U_COUNT] = {
     [U_CUSTOMER] = {.name = "customer", .type = V_STR, .required = true},
     [U_EXPIRY] = {.name = "expiry_at", .type = V_TIME, .nullable = true},
     [U_ACTIVE] = {.name = "active_from", .type = V_TIME, .nullable = true},
-    [U_QTY] = {.name = "quantity", .type = V_NUM_NONNEG, .nullable = true},
-    [U_QTY_USED] = {.name = "quantity_used", .type = V_NUM_NONNEG, .nullable = true},
+    [U_QTY] = {.name = "quantity", .type = V_NUM_NONNEG, .nullable = true, .quantity = true},
+    [U_QTY_USED] = {.name = "quantity_used",
+                    .type = V_NUM_NONNEG,
+                    .nullable = true,
+                    .quantity = true},
 };
 const api_schema api_grant_schemas[] = {
     {"Create-entitlement-customer", CREATE, C_COUNT},
@@ -93,6 +99,10 @@ static opt_time opt_t(const vval *v) {
 }
 static opt_num opt_n(const vval *v) {
     opt_num n = {v->present && !v->null, v->num};
+    return n;
+}
+static opt_dec opt_q(const vval *v) {
+    opt_dec n = {v->present && !v->null, v->qty};
     return n;
 }
 
@@ -151,8 +161,8 @@ void h_grant_create(void *appv, http_req *r) {
     memcpy(g.entitlement, ent, ID_BUF);
     g.expiry_at = opt_t(&v[C_EXPIRY]);
     g.active_from = opt_t(&v[C_ACTIVE]);
-    g.quantity = opt_n(&v[C_QTY]);
-    g.quantity_used = opt_n(&v[C_QTY_USED]);
+    g.quantity = opt_q(&v[C_QTY]);
+    g.quantity_used = opt_q(&v[C_QTY_USED]);
     g.block_amount = opt_n(&v[C_BLOCK]);
     g.numeric_value = opt_n(&v[C_NUMERIC]);
     g.contract_id = validate_strdup(&v[C_CONTRACT], &CREATE[C_CONTRACT], &oom);
@@ -232,9 +242,9 @@ json_t *api_grant_patch_check(const char *ent_s, const char *cust_s, const char 
     if (json_array_size(errors)) return errors;
     if (v[U_ACTIVE].present) p->fields |= GRANT_F_ACTIVE_FROM, p->active_from = opt_t(&v[U_ACTIVE]);
     if (v[U_EXPIRY].present) p->fields |= GRANT_F_EXPIRY_AT, p->expiry_at = opt_t(&v[U_EXPIRY]);
-    if (v[U_QTY].present) p->fields |= GRANT_F_QUANTITY, p->quantity = opt_n(&v[U_QTY]);
+    if (v[U_QTY].present) p->fields |= GRANT_F_QUANTITY, p->quantity = opt_q(&v[U_QTY]);
     if (v[U_QTY_USED].present)
-        p->fields |= GRANT_F_QUANTITY_USED, p->quantity_used = opt_n(&v[U_QTY_USED]);
+        p->fields |= GRANT_F_QUANTITY_USED, p->quantity_used = opt_q(&v[U_QTY_USED]);
     *active_in = v[U_ACTIVE].json;
     *expiry_in = v[U_EXPIRY].json;
     return errors;
@@ -386,7 +396,7 @@ void h_grant_total(void *appv, http_req *r) {
         return;
     }
     model_customer_clear(&c);
-    double sum = 0;
+    dec_sum sum = 0;
     if ((rc = store_grant_total(app->st, r->org, ent, cust, has_from, from, has_to, to, &sum)) !=
         STORE_OK) {
         api_reply_store(r, rc, "Total");
@@ -397,7 +407,7 @@ void h_grant_total(void *appv, http_req *r) {
     jw_obj_begin(&w);
     jw_kstr(&w, "entitlement", ent);
     jw_kstr(&w, "customer", cust);
-    jw_knum(&w, "quantity", sum);
+    api_kdec(&w, "quantity", sum);
     jw_obj_end(&w);
     api_reply_jw(r, 200, &w);
 }

@@ -109,8 +109,8 @@ static void item_unique(jw *w, const list_result *res, size_t i, const list_para
     jw_obj_begin(w);
     jw_key(w, "entitlement");
     api_write_entitlement(w, &u->e);
-    jw_knum(w, "total_quantity", u->total_quantity);
-    jw_knum(w, "total_quantity_used", u->total_quantity_used);
+    api_kdec(w, "total_quantity", u->total_quantity);
+    api_kdec(w, "total_quantity_used", u->total_quantity_used);
     jw_key(w, "total_expired_entitlements");
     jw_int(w, u->expired);
     jw_obj_end(w);
@@ -169,10 +169,10 @@ static void item_ledger(jw *w, const list_result *res, size_t i, const list_para
     jw_kstr(w, "entitlement", e->entitlement);
     jw_kstr(w, "customer", e->customer);
     jw_kstr(w, "row_id", e->row);
-    jw_knum(w, "quantity_delta", e->quantity_delta);
-    jw_knum(w, "quantity_used_delta", e->quantity_used_delta);
-    api_kopt_num(w, "quantity", e->quantity);
-    api_kopt_num(w, "quantity_used", e->quantity_used);
+    api_kdec(w, "quantity_delta", e->quantity_delta);
+    api_kdec(w, "quantity_used_delta", e->quantity_used_delta);
+    api_kopt_dec(w, "quantity", e->quantity);
+    api_kopt_dec(w, "quantity_used", e->quantity_used);
     api_kopt_time(w, "active_from", e->active_from);
     api_kopt_time(w, "expiry_at", e->expiry_at);
     jw_kstr(w, "request_id", e->request_id[0] ? e->request_id : NULL);

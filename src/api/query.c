@@ -373,7 +373,7 @@ char *query_cursor(const list_params *p, const list_result *res, size_t i, bool 
     if (ranked) len += (size_t)snprintf(raw + len, cap - len, "%d|", res->ranks[i] % 10);
     if (!set) len += (size_t)snprintf(raw + len, cap - len, "-");
     else if (v.type == LV_TIME) len += (size_t)snprintf(raw + len, cap - len, "t%lld", (long long)v.t);
-    else if (v.type == LV_NUM) len += (size_t)snprintf(raw + len, cap - len, "n%.17g", v.n);
+    else if (v.type == LV_DEC) len += (size_t)snprintf(raw + len, cap - len, "q%lld", (long long)v.d);
     else {
         raw[len++] = 's';
         memcpy(raw + len, v.s, v.len);
@@ -443,10 +443,16 @@ static bool read_cursor(parse_ctx *c, const char *text) {
         p->q.after.type = LV_TIME;
         p->q.after.t = strtoll(val + 1, &end, 10);
         if (*end) goto bad;
+    } else if (val[0] == 'q' && vlen > 1) {
+        /* a quantity in millionths (dec.h), exact */
+        p->q.after.type = LV_DEC;
+        p->q.after.d = strtoll(val + 1, &end, 10);
+        if (*end || p->q.after.d > DEC_MAX || p->q.after.d < -DEC_MAX) goto bad;
     } else if (val[0] == 'n' && vlen > 1) {
-        p->q.after.type = LV_NUM;
-        p->q.after.n = strtod(val + 1, &end);
-        if (*end || !isfinite(p->q.after.n)) goto bad; /* the server writes finite numbers only */
+        /* a cursor made before quantities were decimal: the double's decimal */
+        double num = strtod(val + 1, &end);
+        p->q.after.type = LV_DEC;
+        if (*end || !isfinite(num) || dec_from_double(num, &p->q.after.d) != DEC_OK) goto bad;
     } else if (val[0] == 's') {
         p->q.after.type = LV_TEXT;
         p->q.after.s = val + 1;

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "domain/dec.h"
+
 #define ID_BUF 37 /* 36 characters and the NUL */
 
 typedef struct {
@@ -21,6 +23,12 @@ typedef struct {
     bool set;
     int64_t v;
 } opt_time;
+
+/* a quantity (dec.h), or null */
+typedef struct {
+    bool set;
+    dec v;
+} opt_dec;
 
 /* -1 for null, else 0 or 1 */
 typedef int opt_bool;
@@ -60,8 +68,9 @@ typedef struct {
     char entitlement[ID_BUF];
     char customer[ID_BUF];
     opt_time active_from, expiry_at;
-    opt_num quantity, quantity_used;
-    char *contract_id, *source_type, *source_id, *invoice_id, *event, *feature_option_value, *status;
+    opt_dec quantity, quantity_used;
+    char *contract_id, *source_type, *source_id, *invoice_id, *event, *feature_option_value,
+        *status;
     opt_num block_amount, numeric_value;
     int64_t created_at, updated_at;
 } model_grant;
@@ -77,7 +86,7 @@ enum {
 typedef struct {
     unsigned fields; /* GRANT_F_* present in the body */
     opt_time active_from, expiry_at;
-    opt_num quantity, quantity_used;
+    opt_dec quantity, quantity_used;
 } model_grant_patch;
 
 /* Text may hold NUL characters (JSON allows "\u0000" and pydantic keeps it),

@@ -64,8 +64,8 @@ void list_result_clear(list_result *r) {
     memset(r, 0, sizeof(*r));
 }
 
-void store_balance_add(store_balance *b, opt_num quantity, opt_num quantity_used) {
-    double used = quantity_used.set ? quantity_used.v : 0;
+void store_balance_add(store_balance *b, opt_dec quantity, opt_dec quantity_used) {
+    dec used = quantity_used.set ? quantity_used.v : 0;
     b->active_rows++;
     b->quantity_used += used;
     if (!quantity.set) {
@@ -76,41 +76,46 @@ void store_balance_add(store_balance *b, opt_num quantity, opt_num quantity_used
     if (quantity.v > used) b->remaining += quantity.v - used;
 }
 
-bool consume_plan(const model_grant *rows, size_t n, double quantity, consume_result *out) {
+/* What a row can still give: its quantity less what it used (never below
+ * 0); a row without a limit up to the range of a quantity. */
+static dec row_room(const model_grant *g) {
+    dec used = g->quantity_used.set ? g->quantity_used.v : 0;
+    dec cap = g->quantity.set ? g->quantity.v : DEC_MAX;
+    return cap > used ? cap - used : 0;
+}
+
+bool consume_plan(const model_grant *rows, size_t n, dec quantity, consume_result *out) {
     store_balance before = {0};
-    for (size_t i = 0; i < n; i++) store_balance_add(&before, rows[i].quantity, rows[i].quantity_used);
+    dec_sum room = 0; /* what the rows give, unlimited ones included */
+    for (size_t i = 0; i < n; i++) {
+        store_balance_add(&before, rows[i].quantity, rows[i].quantity_used);
+        room += row_room(&rows[i]);
+    }
     out->ndraws = 0;
     out->after = before;
-    if (!before.unlimited && before.remaining < quantity) return false;
-    double left = quantity;
+    if (quantity <= 0 || room < quantity) return false;
+    /* integers: each draw takes min(left, room), so the draws add up to the
+     * quantity exactly and no row goes past its quantity */
+    dec left = quantity;
     for (size_t i = 0; i < n && left > 0; i++) {
         const model_grant *g = &rows[i];
-        double used = g->quantity_used.set ? g->quantity_used.v : 0;
-        double give = left; /* a row without a limit gives all that is left */
-        if (g->quantity.set) {
-            double room = g->quantity.v > used ? g->quantity.v - used : 0;
-            if (room < left) give = room;
-        }
+        dec give = row_room(g);
+        if (give > left) give = left;
         if (give <= 0) continue;
         consume_draw *d = &out->draws[out->ndraws++];
         memcpy(d->row, g->id, ID_BUF);
         d->drawn = give;
         d->quantity = g->quantity;
-        d->quantity_used = used + give;
-        /* the whole rest when this row holds it, so that it ends exactly 0 */
-        left = give == left ? 0 : left - give;
-    }
-    if (left > 0) { /* rounding left a crumb the rows do not hold */
-        out->ndraws = 0;
-        return false;
+        d->quantity_used = (g->quantity_used.set ? g->quantity_used.v : 0) + give;
+        left -= give;
     }
     /* the balance after: the same rows with the drawn ones updated */
     store_balance after = {0};
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        opt_num used = rows[i].quantity_used;
+        opt_dec used = rows[i].quantity_used;
         if (k < out->ndraws && strcmp(out->draws[k].row, rows[i].id) == 0)
-            used = (opt_num){true, out->draws[k++].quantity_used};
+            used = (opt_dec){true, out->draws[k++].quantity_used};
         store_balance_add(&after, rows[i].quantity, used);
     }
     out->after = after;
@@ -141,9 +146,10 @@ static bool opt_time_value(opt_time t, list_value *v) {
     v->t = t.v;
     return t.set;
 }
-static bool opt_num_value(opt_num n, list_value *v) {
-    v->type = LV_NUM;
-    v->n = n.v;
+/* a quantity, carried exactly (a double holds at most 15 digits surely) */
+static bool opt_dec_value(opt_dec n, list_value *v) {
+    v->type = LV_DEC;
+    v->d = n.v;
     return n.set;
 }
 
@@ -169,8 +175,8 @@ bool list_sort_value(const list_result *r, size_t i, const char *sort, list_valu
         const model_grant *g = &r->grants[i].g;
         *id = g->id;
         if (strcmp(sort, "created_at") == 0) return time_value(g->created_at, v);
-        if (strcmp(sort, "quantity") == 0) return opt_num_value(g->quantity, v);
-        if (strcmp(sort, "quantity_used") == 0) return opt_num_value(g->quantity_used, v);
+        if (strcmp(sort, "quantity") == 0) return opt_dec_value(g->quantity, v);
+        if (strcmp(sort, "quantity_used") == 0) return opt_dec_value(g->quantity_used, v);
         if (strcmp(sort, "active_from") == 0) return opt_time_value(g->active_from, v);
         if (strcmp(sort, "expiry_at") == 0) return opt_time_value(g->expiry_at, v);
     }

@@ -63,7 +63,9 @@ typedef enum {
     LOP_LIKE
 } list_op;
 
-typedef enum { LV_TEXT, LV_NUM, LV_TIME, LV_BOOL } list_vtype;
+/* LV_NUM: a double as a client sent it (a filter on a quantity, compared
+ * exactly by store_sql.c); LV_DEC: a stored quantity (a cursor's position) */
+typedef enum { LV_TEXT, LV_NUM, LV_TIME, LV_BOOL, LV_DEC } list_vtype;
 
 typedef struct {
     list_vtype type;
@@ -71,6 +73,7 @@ typedef struct {
     size_t len;
     double n;  /* LV_NUM */
     int64_t t; /* LV_TIME */
+    dec d;     /* LV_DEC */
     int b;     /* LV_BOOL, and LOP_ISNULL's true/false */
 } list_value;
 
@@ -122,7 +125,7 @@ typedef struct {
 
 typedef struct {
     model_entitlement e;
-    double total_quantity, total_quantity_used;
+    dec_sum total_quantity, total_quantity_used;
     int64_t expired;
 } list_unique;
 
@@ -148,10 +151,10 @@ typedef struct {
     /* Resulting values: for create, update and consume the row's values after
      * the change; for delete all four are null (the row is gone). Deltas are
      * after - before with null counted as 0 (create: before is 0; delete:
-     * after is 0), except a consume's quantity_used_delta: exactly what it
-     * drew, so before + delta == after holds in floating point. */
-    double quantity_delta, quantity_used_delta;
-    opt_num quantity, quantity_used;
+     * after is 0); a consume's quantity_used_delta is what it drew. All
+     * exact decimals: before + delta == after. */
+    dec quantity_delta, quantity_used_delta;
+    opt_dec quantity, quantity_used;
     opt_time active_from, expiry_at;
     char request_id[REQUEST_ID_MAX + 1]; /* "" when none */
     char idem_key[IDEM_KEY_MAX + 1];     /* "" when none */
@@ -169,18 +172,18 @@ typedef struct {
  * quantity_used counts as 0. A row with a null quantity has no limit: then
  * `unlimited` is set and `remaining` means nothing. */
 typedef struct {
-    double quantity;  /* sum over active rows with a quantity */
-    double quantity_used;
-    double remaining; /* sum of max(0, quantity - quantity_used) over those rows */
+    dec_sum quantity; /* sum over active rows with a quantity */
+    dec_sum quantity_used;
+    dec_sum remaining; /* sum of max(0, quantity - quantity_used) over those rows */
     bool unlimited;
     int64_t active_rows;
 } store_balance;
 
 typedef struct {
     char row[ID_BUF];
-    double drawn;
-    opt_num quantity;     /* the row's quantity (null: no limit) */
-    double quantity_used; /* after the draw */
+    dec drawn;
+    opt_dec quantity;  /* the row's quantity (null: no limit) */
+    dec quantity_used; /* after the draw */
 } consume_draw;
 
 /* The burn order: earliest expiry_at first (open-ended last), then earliest
@@ -197,13 +200,15 @@ void consume_result_clear(consume_result *r);
 
 /* Shared by the backends, so both draw and sum alike. Add one active row to
  * a balance. */
-void store_balance_add(store_balance *b, opt_num quantity, opt_num quantity_used);
+void store_balance_add(store_balance *b, opt_dec quantity, opt_dec quantity_used);
 /* Plan a consume of `quantity` over the active rows, given in burn order:
  * fills out->draws (rows that give something, at most n; the caller
  * allocates them) and out->after, and returns true; false when the rows hold
  * less, with out->after their balance as it is. The rows' quantity_used is
- * not changed. */
-bool consume_plan(const model_grant *rows, size_t n, double quantity, consume_result *out);
+ * not changed. Exact: a draw that fits is made, none leaves a row's
+ * quantity_used above its quantity, and a row without a limit takes at
+ * most up to DEC_MAX in quantity_used (the range of a quantity). */
+bool consume_plan(const model_grant *rows, size_t n, dec quantity, consume_result *out);
 
 /* An idempotent request's stored answer. */
 typedef struct {
@@ -268,7 +273,7 @@ typedef struct store_ops {
     /* Sum of quantity over the pair's rows whose window overlaps [from, to);
      * has_from/has_to false leave that side open. */
     store_rc (*grant_total)(store *s, const char *org, const char *ent, const char *cust,
-                            bool has_from, int64_t from, bool has_to, int64_t to, double *sum);
+                            bool has_from, int64_t from, bool has_to, int64_t to, dec_sum *sum);
     /* Read, apply(ctx, row), write, in one transaction: no lost update
      * between two writers of one object. `out` is the row as written. */
     store_rc (*entitlement_update)(store *s, const char *org, const char *id,
@@ -288,9 +293,8 @@ typedef struct store_ops {
      * consume, at = now). STORE_SHORT when the active rows hold less: nothing
      * changes and out->after is the balance they hold. The caller checks
      * that the entitlement and customer exist. */
-    store_rc (*consume)(store *s, const char *org, const char *ent, const char *cust,
-                        double quantity, int64_t at, int64_t now, const store_meta *m,
-                        consume_result *out);
+    store_rc (*consume)(store *s, const char *org, const char *ent, const char *cust, dec quantity,
+                        int64_t at, int64_t now, const store_meta *m, consume_result *out);
     /* The pair's balance at `at` from the ledger: for each of the pair's rows
      * its latest entry made at or before `at` (unless a delete), counted
      * when its recorded window contains `at`. */

@@ -29,8 +29,9 @@
  * and search answer as on SQLite.
  *
  * Numbers: doubles are sent with 17 digits and read back with
- * extra_float_digits=3 (the shortest text that reads back exactly); sums are
- * added in C, in the order SQLite reads the rows, as SQLite adds them. */
+ * extra_float_digits=3 (the shortest text that reads back exactly).
+ * Quantities (dec.h) are numeric(18,6), sent and read as decimal text, and
+ * summed by SUM exactly, as SQLite's dec_sum() sums its integers. */
 #include "store/store_pg.h"
 
 #include "store/store_sql.h"
@@ -63,6 +64,7 @@
 #define OID_INT4 23
 #define OID_TEXT 25
 #define OID_FLOAT8 701
+#define OID_NUMERIC 1700
 
 /* ---- statements ------------------------------------------------------------ */
 
@@ -119,7 +121,8 @@ enum stmt_id {
     "communications_enabled, auto_charge_enabled, custom_data, address, ship_to_address, "         \
     "tax_info, connector, created_at, updated_at"
 #define ENT_COLS                                                                                   \
-    "id, name, description, entitlement_type, units, is_active, product_id, created_at, updated_at"
+    "id, name, description, entitlement_type, units, is_active, product_id, created_at, "          \
+    "updated_at"
 #define GRANT_WHERE "WHERE id = $1 AND org_id = $2 AND entitlement_id = $3 AND customer_id = $4"
 
 /* As store_sqlite.c's, statement for statement; *_LOCK read a row to
@@ -166,10 +169,8 @@ static const struct {
                         "UPDATE customer_entitlements SET active_from = $1, expiry_at = $2, "
                         "quantity = $3, quantity_used = $4, updated_at = $5 WHERE id = $6"},
     [P_GRANT_DELETE] = {"delete row", "DELETE FROM customer_entitlements WHERE id = $1"},
-    /* the rows' quantities, summed in C (sql_sum) in SQLite's reading order:
-     * its index on (org_id, entitlement_id, created_at, id) */
     [P_GRANT_TOTAL] = {"total",
-                       "SELECT array_agg(COALESCE(quantity, 0) ORDER BY created_at, id) "
+                       "SELECT COALESCE(SUM(quantity), 0) "
                        "FROM customer_entitlements "
                        "WHERE org_id = $1 AND entitlement_id = $2 AND customer_id = $3 "
                        "AND ($4::bigint IS NULL OR expiry_at IS NULL OR expiry_at > $4) "
@@ -245,7 +246,8 @@ static const struct {
  * brings the schema to version i+1, in its own transaction under an
  * advisory lock, recorded in schema_migrations. Never edit a released entry:
  * append a new one. Text sorts and compares byte-wise (COLLATE "C"), like
- * SQLite's BINARY; instants are integer microseconds, quantities doubles. */
+ * SQLite's BINARY; instants are integer microseconds, quantities doubles
+ * (numeric(18,6) from migration 5 on). */
 #define TXT " TEXT COLLATE \"C\""
 #define NAME_KEY "500"
 static const char *const MIGRATIONS[] = {
@@ -303,11 +305,13 @@ static const char *const MIGRATIONS[] = {
      * sorts the filter's rows instead. */
     "CREATE INDEX ce_ent_id ON customer_entitlements(org_id, entitlement_id, id);"
     "CREATE INDEX ce_ent_quantity ON customer_entitlements(org_id, entitlement_id, quantity, id);"
-    "CREATE INDEX ce_ent_active_from ON customer_entitlements(org_id, entitlement_id, active_from, id);"
+    "CREATE INDEX ce_ent_active_from ON customer_entitlements(org_id, entitlement_id, active_from, "
+    "id);"
     "CREATE INDEX ce_ent_expiry_at ON customer_entitlements(org_id, entitlement_id, expiry_at, id);"
     "CREATE INDEX ce_cust_id ON customer_entitlements(org_id, customer_id, id);"
     "CREATE INDEX ce_cust_quantity ON customer_entitlements(org_id, customer_id, quantity, id);"
-    "CREATE INDEX ce_cust_active_from ON customer_entitlements(org_id, customer_id, active_from, id);"
+    "CREATE INDEX ce_cust_active_from ON customer_entitlements(org_id, customer_id, active_from, "
+    "id);"
     "CREATE INDEX ce_cust_expiry_at ON customer_entitlements(org_id, customer_id, expiry_at, id);",
     /* 4: the ledger (append-only: a trigger refuses UPDATE, DELETE and
      * TRUNCATE), each organisation's last sequence number (P_LEDGER_NEXT)
@@ -358,6 +362,25 @@ static const char *const MIGRATIONS[] = {
     "    ORDER BY created_at, id) AS k FROM customers WHERE email IS NOT NULL) AS t"
     "  WHERE k = 1);"
     "CREATE UNIQUE INDEX customers_org_email ON customers(org_id, email_key);",
+    /* 6: quantities are exact decimals (issue 13): numeric(18,6), the range
+     * of dec.h (below 10^12, 6 places). Each double becomes the decimal of
+     * its shortest text (float8 text with extra_float_digits > 0; a plain
+     * float8 -> numeric cast keeps 15 digits only), rounded to 6 places as
+     * SQLite's migration does; a value of 10^12 or more fails it (numeric
+     * field overflow). Row triggers do not fire on ALTER TABLE. */
+    "SET LOCAL extra_float_digits = 3;"
+    "ALTER TABLE customer_entitlements"
+    "  ALTER COLUMN quantity TYPE numeric(18,6) USING round(quantity::text::numeric, 6),"
+    "  ALTER COLUMN quantity_used TYPE numeric(18,6)"
+    "    USING round(quantity_used::text::numeric, 6);"
+    "ALTER TABLE ledger"
+    "  ALTER COLUMN quantity_delta TYPE numeric(18,6) USING round(quantity_delta::text::numeric, "
+    "6),"
+    "  ALTER COLUMN quantity_used_delta TYPE numeric(18,6)"
+    "    USING round(quantity_used_delta::text::numeric, 6),"
+    "  ALTER COLUMN quantity TYPE numeric(18,6) USING round(quantity::text::numeric, 6),"
+    "  ALTER COLUMN quantity_used TYPE numeric(18,6)"
+    "    USING round(quantity_used::text::numeric, 6);",
 };
 #define N_MIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
 
@@ -520,6 +543,12 @@ static void p_time(params *p, opt_time t) {
 static void p_num(params *p, opt_num v) {
     p_printf(p, OID_FLOAT8, v.set, "%.17g", v.v == 0 ? 0.0 : v.v);
 }
+/* a quantity as decimal text, which numeric reads exactly */
+static void p_dec(params *p, opt_dec v) {
+    char buf[DEC_FORMAT_MAX];
+    if (v.set) dec_plain(v.v, buf);
+    p_printf(p, OID_NUMERIC, v.set, "%s", v.set ? buf : "");
+}
 static void p_bool(params *p, opt_bool b) {
     p_printf(p, OID_INT4, b >= 0, "%d", b > 0);
 }
@@ -559,29 +588,27 @@ static opt_num r_num(const PGresult *r, int row, int col) {
     if (v.set) v.v = strtod(PQgetvalue(r, row, col), NULL);
     return v;
 }
+/* numeric(18,6) text ("12.500000"); a value dec.h cannot hold (only a
+ * hand-made one: the column's type bounds it) reads as 0 */
+static opt_dec r_dec(const PGresult *r, int row, int col) {
+    opt_dec v = {!r_null(r, row, col), 0};
+    dec_sum d;
+    if (v.set &&
+        dec_parse(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col), &d) == DEC_OK &&
+        d <= DEC_MAX && d >= -DEC_MAX)
+        v.v = (dec)d;
+    return v;
+}
 static opt_bool r_bool(const PGresult *r, int row, int col) {
     return r_null(r, row, col) ? -1 : r_int(r, row, col) != 0;
 }
 
-/* The sum of a float8[] ("{1,2.5}"; null for no rows), as SQLite adds. */
-static int r_sum(const PGresult *r, int row, int col, double *sum) {
+/* The SUM of a numeric column, as text; -1 when it is none */
+static int r_sum(const PGresult *r, int row, int col, dec_sum *sum) {
     *sum = 0;
     if (r_null(r, row, col)) return 0;
-    const char *s = PQgetvalue(r, row, col);
-    size_t n = 1, k = 0;
-    for (const char *c = s; *c; c++) n += *c == ',';
-    double *v = malloc(n * sizeof *v);
-    if (!v) return -1;
-    for (const char *p = s + 1; k < n; p++) { /* past '{', then past each ',' */
-        char *end;
-        v[k] = strtod(p, &end);
-        if (end == p) break;
-        k++;
-        if (*(p = end) != ',') break;
-    }
-    *sum = sql_sum(v, k);
-    free(v);
-    return 0;
+    return dec_parse(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col), sum) == DEC_OK ? 0
+                                                                                               : -1;
 }
 
 /* ---- connections and the pool -------------------------------------------- */
@@ -763,8 +790,12 @@ static store_rc run_cached(pconn *c, const char *sql, PGresult **out) {
     if (r == STORE_OK) {
         for (int i = 0; i < c->p.n; i++) {
             Oid t = c->p.type[i];
-            key[i] = t == OID_TEXT ? 't' : t == OID_FLOAT8 ? 'f' : t == OID_INT8 ? 'i'
-                     : t == OID_INT4 ? 'b' : 'r';
+            key[i] = t == OID_TEXT      ? 't'
+                     : t == OID_FLOAT8  ? 'f'
+                     : t == OID_INT8    ? 'i'
+                     : t == OID_INT4    ? 'b'
+                     : t == OID_NUMERIC ? 'd'
+                                        : 'r';
         }
         key[c->p.n] = '|';
         memcpy(key + c->p.n + 1, sql, n + 1);
@@ -1243,8 +1274,8 @@ static int read_grant(const PGresult *r, int row, model_grant *g) {
     r_id(r, row, 2, g->customer);
     g->active_from = r_time(r, row, 3);
     g->expiry_at = r_time(r, row, 4);
-    g->quantity = r_num(r, row, 5);
-    g->quantity_used = r_num(r, row, 6);
+    g->quantity = r_dec(r, row, 5);
+    g->quantity_used = r_dec(r, row, 6);
     g->contract_id = r_text(r, row, 7, &oom);
     g->source_type = r_text(r, row, 8, &oom);
     g->source_id = r_text(r, row, 9, &oom);
@@ -1275,7 +1306,7 @@ static store_rc ledger_next(pconn *c, const char *org, int64_t *seq) {
     return r;
 }
 
-static double num0(opt_num v) {
+static dec dec0(opt_dec v) {
     return v.set ? v.v : 0;
 }
 
@@ -1283,7 +1314,7 @@ static double num0(opt_num v) {
  * NULL for a delete (store.h's ledger_entry says what each column holds).
  * As store_sqlite.c's, number for number. */
 static store_rc ledger_append(pconn *c, const char *org, int64_t seq, ledger_kind kind,
-                              const model_grant *before, const model_grant *after, double drawn,
+                              const model_grant *before, const model_grant *after, dec drawn,
                               int64_t now, const store_meta *m) {
     const model_grant *row = after ? after : before;
     static const model_grant none; /* all null: the "before" of a create, "after" of a delete */
@@ -1295,13 +1326,12 @@ static store_rc ledger_append(pconn *c, const char *org, int64_t seq, ledger_kin
     p_str(&c->p, ledger_kind_names[kind]);
     p_str(&c->p, row->entitlement);
     p_str(&c->p, row->customer);
-    p_num(&c->p, (opt_num){true, num0(a->quantity) - num0(b->quantity)});
-    /* a consume's delta is what it drew, exactly: used + drawn - used
-     * need not give back drawn in floating point */
-    p_num(&c->p, (opt_num){true, kind == LEDGER_CONSUME ? drawn
-                                                     : num0(a->quantity_used) - num0(b->quantity_used)});
-    p_num(&c->p, a->quantity);
-    p_num(&c->p, a->quantity_used);
+    p_dec(&c->p, (opt_dec){true, dec0(a->quantity) - dec0(b->quantity)});
+    p_dec(&c->p, (opt_dec){true, kind == LEDGER_CONSUME
+                                     ? drawn
+                                     : dec0(a->quantity_used) - dec0(b->quantity_used)});
+    p_dec(&c->p, a->quantity);
+    p_dec(&c->p, a->quantity_used);
     p_time(&c->p, a->active_from);
     p_time(&c->p, a->expiry_at);
     p_str(&c->p, m && m->request_id && *m->request_id ? m->request_id : NULL);
@@ -1332,8 +1362,8 @@ static store_rc pg_grant_create(store *s, const char *org, const model_grant *g,
     p_str(&c->p, g->customer);
     p_time(&c->p, g->active_from);
     p_time(&c->p, g->expiry_at);
-    p_num(&c->p, g->quantity);
-    p_num(&c->p, g->quantity_used);
+    p_dec(&c->p, g->quantity);
+    p_dec(&c->p, g->quantity_used);
     p_mstr(&c->p, g->contract_id);
     p_mstr(&c->p, g->source_type);
     p_mstr(&c->p, g->source_id);
@@ -1396,8 +1426,8 @@ static store_rc pg_grant_update(store *s, const char *org, const char *ent, cons
         out->updated_at = now;
         p_time(&c->p, out->active_from);
         p_time(&c->p, out->expiry_at);
-        p_num(&c->p, out->quantity);
-        p_num(&c->p, out->quantity_used);
+        p_dec(&c->p, out->quantity);
+        p_dec(&c->p, out->quantity_used);
         p_int(&c->p, now);
         p_str(&c->p, out->id);
         r = run(c, P_GRANT_UPDATE, NULL);
@@ -1428,7 +1458,7 @@ static store_rc pg_grant_delete(store *s, const char *org, const char *ent, cons
 }
 
 static store_rc pg_grant_total(store *s, const char *org, const char *ent, const char *cust,
-                               bool has_from, int64_t from, bool has_to, int64_t to, double *sum) {
+                               bool has_from, int64_t from, bool has_to, int64_t to, dec_sum *sum) {
     BORROW(c, s);
     PGresult *res = NULL;
     p_str(&c->p, org);
@@ -1593,7 +1623,7 @@ static store_rc lock_active_rows(pconn *c, const char *org, const char *ent, con
  * their entries, in one transaction: a second consumer of the pair waits
  * for the row locks and then reads what this one left. */
 static store_rc pg_consume(store *s, const char *org, const char *ent, const char *cust,
-                           double quantity, int64_t at, int64_t now, const store_meta *m,
+                           dec quantity, int64_t at, int64_t now, const store_meta *m,
                            consume_result *out) {
     memset(out, 0, sizeof(*out));
     BORROW(c, s);
@@ -1607,7 +1637,7 @@ static store_rc pg_consume(store *s, const char *org, const char *ent, const cha
         const consume_draw *d = &out->draws[k];
         if (strcmp(d->row, rows[i].id) != 0) continue;
         k++;
-        p_num(&c->p, (opt_num){true, d->quantity_used});
+        p_dec(&c->p, (opt_dec){true, d->quantity_used});
         p_int(&c->p, now);
         p_str(&c->p, d->row);
         r = run(c, P_CONSUME_UPDATE, NULL);
@@ -1619,7 +1649,7 @@ static store_rc pg_consume(store *s, const char *org, const char *ent, const cha
         if (strcmp(d->row, rows[i].id) != 0) continue;
         k++;
         model_grant after = rows[i]; /* shallow: the entry reads ids and numbers */
-        after.quantity_used = (opt_num){true, d->quantity_used};
+        after.quantity_used = (opt_dec){true, d->quantity_used};
         r = ledger_append(c, org, out->seq, LEDGER_CONSUME, &rows[i], &after, d->drawn, now, m);
     }
     rows_free(rows, n);
@@ -1643,7 +1673,7 @@ static store_rc pg_balance_at(store *s, const char *org, const char *ent, const 
         if (strcmp(PQgetvalue(res, i, 0), "delete") == 0) continue;
         opt_time from = r_time(res, i, 3), to = r_time(res, i, 4);
         if ((from.set && from.v > at) || (to.set && at >= to.v)) continue;
-        store_balance_add(out, r_num(res, i, 1), r_num(res, i, 2));
+        store_balance_add(out, r_dec(res, i, 1), r_dec(res, i, 2));
     }
     PQclear(res);
     give_back(PG(s), c);
@@ -1788,10 +1818,10 @@ static int read_ledger(const PGresult *r, int row, int b, ledger_entry *e) {
     r_id(r, row, b + 4, e->row);
     r_id(r, row, b + 5, e->entitlement);
     r_id(r, row, b + 6, e->customer);
-    e->quantity_delta = r_num(r, row, b + 7).v;
-    e->quantity_used_delta = r_num(r, row, b + 8).v;
-    e->quantity = r_num(r, row, b + 9);
-    e->quantity_used = r_num(r, row, b + 10);
+    e->quantity_delta = r_dec(r, row, b + 7).v;
+    e->quantity_used_delta = r_dec(r, row, b + 8).v;
+    e->quantity = r_dec(r, row, b + 9);
+    e->quantity_used = r_dec(r, row, b + 10);
     e->active_from = r_time(r, row, b + 11);
     e->expiry_at = r_time(r, row, b + 12);
     snprintf(e->request_id, sizeof e->request_id, "%s", PQgetvalue(r, row, b + 13));
@@ -1897,6 +1927,8 @@ static void p_built(params *p, const sql_builder *b) {
             p_textn(p, v->s, v->len, true);
         } else if (v->type == LV_NUM) {
             p_num(p, (opt_num){true, v->n});
+        } else if (v->type == LV_DEC) {
+            p_dec(p, (opt_dec){true, v->d});
         } else if (v->type == LV_TIME) {
             p_int(p, v->t);
         } else {
@@ -2209,8 +2241,7 @@ store *store_pg_open(const char *conninfo, unsigned pool, char *err, size_t errc
         .cs_contains = "strpos(%s, %s) > 0",
         .ci_rank = s->rank,
         .least = "LEAST",
-        /* gathered in SQLite's reading order, summed in C as SQLite sums */
-        .unique_sum = "array_agg(COALESCE(%s, 0) ORDER BY x.created_at, x.id)",
+        .unique_sum = "COALESCE(SUM(%s), 0)",
         .bytes_of = "convert_to(%s, 'UTF8')",
         /* ordered as the name is (a prefix never sorts after its text) */
         .sort_key = "left(%s, " NAME_KEY ")",

@@ -1,7 +1,5 @@
 #include "store/store_sql.h"
 
-#include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +14,8 @@ const sql_dialect SQL_SQLITE = {
     /* store_sqlite.c's too, folding as ci_contains does */
     .ci_rank = "ci_rank(%c, %v)",
     .least = "min",
-    .unique_sum = "COALESCE(SUM(COALESCE(%s, 0)), 0)",
+    /* store_sqlite.c's: exact, in 128 bits (SUM stops at 2^63) */
+    .unique_sum = "dec_sum(%s)",
     .bytes_of = NULL,
     .sort_key = NULL,
 };
@@ -208,6 +207,75 @@ static const char *op_sql(list_op op) {
     }
 }
 
+/* The columns that hold quantities (dec.h) */
+static bool is_quantity(const sql_field *col) {
+    return strcmp(col->field, "quantity") == 0 || strcmp(col->field, "quantity_used") == 0;
+}
+
+/* A filter on a quantity: the column holds exact decimals (dec.h), the
+ * client's value is a double, which may have more places or lie beyond the
+ * range. Compared exactly through the largest decimal f <= value: x > v is
+ * x > f; x >= v is x >= f when v == f, else x > f; x < v is x < f when
+ * v == f, else x <= f; x <= v is x <= f; x = v matches nothing unless v == f
+ * (and x <> v then keeps every row). */
+static void sb_dec_filter(sql_builder *b, const sql_dialect *d, const char *col, list_op op,
+                          const list_filter *f) {
+    if (op == LOP_IN) {
+        sb_add(b, "(1 = 0");
+        for (size_t k = 0; k < f->nvalues; k++) {
+            bool exact;
+            list_value v = {.type = LV_DEC, .d = dec_floor_of_double(f->values[k].n, &exact)};
+            if (!exact) continue;
+            sb_add(b, " OR ");
+            sb_add(b, col);
+            sb_add(b, " = ");
+            sb_bind(b, d, &v);
+        }
+        sb_add(b, ")");
+        return;
+    }
+    bool exact;
+    list_value v = {.type = LV_DEC, .d = dec_floor_of_double(f->values[0].n, &exact)};
+    const char *cmp = NULL;
+    switch (op) {
+    case LOP_GT:
+        cmp = " > ";
+        break;
+    case LOP_GTE:
+        cmp = exact ? " >= " : " > ";
+        break;
+    case LOP_LT:
+        cmp = exact ? " < " : " <= ";
+        break;
+    case LOP_LTE:
+        cmp = " <= ";
+        break;
+    case LOP_NEQ:
+        if (!exact) {
+            sb_add(b, "1 = 1");
+            return;
+        }
+        /* SQL's <> drops nulls; "not equal" keeps them */
+        sb_add(b, "(");
+        sb_add(b, col);
+        sb_add(b, " IS NULL OR ");
+        sb_add(b, col);
+        sb_add(b, " <> ");
+        sb_bind(b, d, &v);
+        sb_add(b, ")");
+        return;
+    default:
+        if (!exact) {
+            sb_add(b, "1 = 0");
+            return;
+        }
+        cmp = " = ";
+    }
+    sb_add(b, col);
+    sb_add(b, cmp);
+    sb_bind(b, d, &v);
+}
+
 /* WHERE conditions of the filters and search (each "AND ..."). */
 static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q) {
     for (size_t i = 0; i < q->nfilters; i++) {
@@ -218,6 +286,11 @@ static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q
             return;
         }
         sb_add(b, " AND ");
+        if (is_quantity(col) && f->op != LOP_ISNULL && f->nvalues &&
+            f->values[0].type == LV_NUM) {
+            sb_dec_filter(b, d, col->sql, f->op, f);
+            continue;
+        }
         switch (f->op) {
         case LOP_ISNULL:
             sb_add(b, col->sql);
@@ -526,21 +599,4 @@ bool sql_utf8_valid(const char *str, size_t n) {
         i += len;
     }
     return true;
-}
-
-double sql_sum(const double *v, size_t n) {
-    if (sqlite3_libversion_number() < 3043000) {
-        double s = 0;
-        for (size_t i = 0; i < n; i++) s += v[i];
-        return s;
-    }
-    /* SQLite 3.43's kahanBabuskaNeumaierStep() and sumFinalize() */
-    volatile double s = 0, err = 0;
-    for (size_t i = 0; i < n; i++) {
-        volatile double t = s + v[i];
-        if (fabs(s) > fabs(v[i])) err += (s - t) + v[i];
-        else err += (v[i] - t) + s;
-        s = t;
-    }
-    return isinf(err) || isnan(err) ? s : s + err;
 }

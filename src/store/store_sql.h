@@ -20,8 +20,8 @@ typedef struct {
      * null. Here "%c" is the column and each "%v" a bind of the needle. */
     const char *ci_rank;
     const char *least; /* the smaller of its arguments: "min" (SQLite), "LEAST" */
-    /* The unique list's totals: one "%s", a column of the customer's rows
-     * `x`, summed (SQLite) or gathered for the backend to sum (PostgreSQL). */
+    /* The unique list's totals: one "%s", a quantity column of the
+     * customer's rows `x`, summed exactly, read as decimal text. */
     const char *unique_sum;
     /* One "%s": a text column as bytes, to compare with a cursor position
      * that is not UTF-8 (PostgreSQL text cannot hold it). NULL when text
@@ -106,10 +106,5 @@ void sql_list_count(sql_builder *b, const sql_dialect *d, const list_query *q);
 size_t sql_decode_loose(const unsigned char *s, size_t n, uint32_t *out);
 
 bool sql_utf8_valid(const char *s, size_t n);
-
-/* v[0] + v[1] + ... as SQLite's SUM() adds REALs, in this order: plain
- * addition before SQLite 3.43, Kahan-Babuska-Neumaier summation since. A
- * backend that sums in C matches the SQLite library of this build. */
-double sql_sum(const double *v, size_t n);
 
 #endif

@@ -146,7 +146,7 @@ static const char *const SQL[S_COUNT] = {
                     "WHERE id = ?1 AND org_id = ?2 AND entitlement_id = ?3 AND customer_id = ?4",
     [S_GRANT_DELETE] = "DELETE FROM customer_entitlements WHERE id = ?1",
     /* windows [active_from, expiry_at) overlapping [?4, ?5), a null bound open */
-    [S_GRANT_TOTAL] = "SELECT COALESCE(SUM(COALESCE(quantity, 0)), 0) FROM customer_entitlements "
+    [S_GRANT_TOTAL] = "SELECT dec_sum(quantity) FROM customer_entitlements "
                       "WHERE org_id = ?1 AND entitlement_id = ?2 AND customer_id = ?3 "
                       "AND (?4 IS NULL OR expiry_at IS NULL OR expiry_at > ?4) "
                       "AND (?5 IS NULL OR active_from IS NULL OR active_from < ?5) "
@@ -264,11 +264,13 @@ static const char *const MIGRATIONS[] = {
      * sorts the filter's rows instead. */
     "CREATE INDEX ce_ent_id ON customer_entitlements(org_id, entitlement_id, id);"
     "CREATE INDEX ce_ent_quantity ON customer_entitlements(org_id, entitlement_id, quantity, id);"
-    "CREATE INDEX ce_ent_active_from ON customer_entitlements(org_id, entitlement_id, active_from, id);"
+    "CREATE INDEX ce_ent_active_from ON customer_entitlements(org_id, entitlement_id, active_from, "
+    "id);"
     "CREATE INDEX ce_ent_expiry_at ON customer_entitlements(org_id, entitlement_id, expiry_at, id);"
     "CREATE INDEX ce_cust_id ON customer_entitlements(org_id, customer_id, id);"
     "CREATE INDEX ce_cust_quantity ON customer_entitlements(org_id, customer_id, quantity, id);"
-    "CREATE INDEX ce_cust_active_from ON customer_entitlements(org_id, customer_id, active_from, id);"
+    "CREATE INDEX ce_cust_active_from ON customer_entitlements(org_id, customer_id, active_from, "
+    "id);"
     "CREATE INDEX ce_cust_expiry_at ON customer_entitlements(org_id, customer_id, expiry_at, id);",
     /* 4: the ledger (append-only: triggers refuse UPDATE and DELETE) and the
      * idempotency keys. Rows made before it get one create entry each, at
@@ -312,6 +314,71 @@ static const char *const MIGRATIONS[] = {
     "    ORDER BY created_at, id) AS k FROM customers WHERE email IS NOT NULL) AS t"
     "  WHERE k = 1);"
     "CREATE UNIQUE INDEX customers_org_email ON customers(org_id, email_key);",
+    /* 6: quantities are exact decimals (issue 13), INTEGER millionths
+     * (dec.h), no longer REAL: both tables are rebuilt (SQLite cannot change
+     * a column's type), each REAL read as the decimal of its shortest text
+     * rounded to 6 places (dec_of_real; a value of 10^12 or more fails the
+     * migration), and their indexes and triggers made again as 1-4 made
+     * them. CHECK bounds the range, so no path stores what dec.h cannot
+     * read. */
+    "CREATE TABLE ce_new("
+    "  id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES organisations(id),"
+    "  entitlement_id TEXT NOT NULL REFERENCES entitlements(id),"
+    "  customer_id TEXT NOT NULL REFERENCES customers(id),"
+    "  active_from INTEGER, expiry_at INTEGER, quantity INTEGER, quantity_used INTEGER,"
+    "  contract_id TEXT, source_type TEXT, source_id TEXT, block_amount REAL, invoice_id TEXT,"
+    "  event TEXT, numeric_value REAL, feature_option_value TEXT, status TEXT,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    "  CHECK (quantity IS NULL OR quantity BETWEEN 0 AND 999999999999999999),"
+    "  CHECK (quantity_used IS NULL OR quantity_used BETWEEN 0 AND 999999999999999999),"
+    "  CHECK (active_from IS NULL OR expiry_at IS NULL OR active_from <= expiry_at));"
+    "INSERT INTO ce_new SELECT id, org_id, entitlement_id, customer_id, active_from, expiry_at,"
+    "  dec_of_real(quantity), dec_of_real(quantity_used), contract_id, source_type, source_id,"
+    "  block_amount, invoice_id, event, numeric_value, feature_option_value, status, created_at,"
+    "  updated_at FROM customer_entitlements;"
+    "DROP TABLE customer_entitlements;"
+    "ALTER TABLE ce_new RENAME TO customer_entitlements;"
+    "CREATE INDEX ce_org_customer ON customer_entitlements(org_id, customer_id, created_at, id);"
+    "CREATE INDEX ce_org_entitlement ON customer_entitlements(org_id, entitlement_id, created_at,"
+    "  id);"
+    "CREATE INDEX ce_org_created ON customer_entitlements(org_id, created_at, id);"
+    "CREATE INDEX ce_org_quantity ON customer_entitlements(org_id, quantity, id);"
+    "CREATE INDEX ce_org_quantity_used ON customer_entitlements(org_id, quantity_used, id);"
+    "CREATE INDEX ce_org_active_from ON customer_entitlements(org_id, active_from, id);"
+    "CREATE INDEX ce_org_expiry_at ON customer_entitlements(org_id, expiry_at, id);"
+    "CREATE INDEX ce_ent_id ON customer_entitlements(org_id, entitlement_id, id);"
+    "CREATE INDEX ce_ent_quantity ON customer_entitlements(org_id, entitlement_id, quantity, id);"
+    "CREATE INDEX ce_ent_active_from ON customer_entitlements(org_id, entitlement_id, active_from, "
+    "id);"
+    "CREATE INDEX ce_ent_expiry_at ON customer_entitlements(org_id, entitlement_id, expiry_at, id);"
+    "CREATE INDEX ce_cust_id ON customer_entitlements(org_id, customer_id, id);"
+    "CREATE INDEX ce_cust_quantity ON customer_entitlements(org_id, customer_id, quantity, id);"
+    "CREATE INDEX ce_cust_active_from ON customer_entitlements(org_id, customer_id, active_from, "
+    "id);"
+    "CREATE INDEX ce_cust_expiry_at ON customer_entitlements(org_id, customer_id, expiry_at, id);"
+    "CREATE TABLE ledger_new("
+    "  org_id TEXT NOT NULL, seq INTEGER NOT NULL, row_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('create', 'update', 'consume', 'delete')),"
+    "  entitlement_id TEXT NOT NULL, customer_id TEXT NOT NULL,"
+    "  quantity_delta INTEGER NOT NULL, quantity_used_delta INTEGER NOT NULL,"
+    "  quantity INTEGER, quantity_used INTEGER, active_from INTEGER, expiry_at INTEGER,"
+    "  request_id TEXT, idempotency_key TEXT,"
+    "  PRIMARY KEY (org_id, seq, row_id)) WITHOUT ROWID;"
+    "INSERT INTO ledger_new SELECT org_id, seq, row_id, at, kind, entitlement_id, customer_id,"
+    "  dec_of_real(quantity_delta), dec_of_real(quantity_used_delta), dec_of_real(quantity),"
+    "  dec_of_real(quantity_used), active_from, expiry_at, request_id, idempotency_key FROM ledger;"
+    "DROP TRIGGER ledger_no_update;"
+    "DROP TRIGGER ledger_no_delete;"
+    "DROP TABLE ledger;"
+    "ALTER TABLE ledger_new RENAME TO ledger;"
+    "CREATE INDEX ledger_row ON ledger(org_id, row_id, seq, at);"
+    "CREATE INDEX ledger_customer ON ledger(org_id, customer_id, seq, row_id);"
+    "CREATE INDEX ledger_pair_rows ON ledger(org_id, entitlement_id, customer_id, row_id)"
+    "  WHERE kind = 'create';"
+    "CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger"
+    "  BEGIN SELECT RAISE(ABORT, 'ledger entries are immutable'); END;"
+    "CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger"
+    "  BEGIN SELECT RAISE(ABORT, 'ledger entries are immutable'); END;",
 };
 #define N_MIGRATIONS (sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]))
 
@@ -476,6 +543,52 @@ static void config_init(void) {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* ---- quantities: dec_sum(x) and dec_of_real(x) ------------------------------
+ * Quantities are INTEGER millionths (dec.h). SUM() of them would stop at
+ * 2^63 with an error; dec_sum() adds them in 128 bits and answers the sum as
+ * decimal text ("12.5"; "0" for no rows or only nulls), as PostgreSQL's SUM
+ * of numeric reads. dec_of_real() is migration 5's: a REAL of a database
+ * written when quantities were doubles, as millionths. */
+static void dec_sum_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    (void)argc;
+    /* SQLite aligns the context to 8 bytes only: copied, not dereferenced */
+    unsigned char *acc = sqlite3_aggregate_context(ctx, sizeof(dec_sum));
+    if (!acc) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+    dec_sum sum;
+    memcpy(&sum, acc, sizeof sum);
+    sum += sqlite3_value_int64(argv[0]);
+    memcpy(acc, &sum, sizeof sum);
+}
+static void dec_sum_final(sqlite3_context *ctx) {
+    unsigned char *acc = sqlite3_aggregate_context(ctx, 0);
+    dec_sum sum = 0;
+    if (acc) memcpy(&sum, acc, sizeof sum);
+    char buf[DEC_FORMAT_MAX];
+    size_t n = dec_plain(sum, buf);
+    sqlite3_result_text(ctx, buf, (int)n, SQLITE_TRANSIENT);
+}
+static void dec_of_real(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    double d = sqlite3_value_double(argv[0]);
+    dec v;
+    if (dec_round_double(d, &v) != DEC_OK) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "quantity %.17g is beyond the range of a quantity (below 10^12)",
+                 d);
+        sqlite3_result_error(ctx, msg, -1);
+        return;
+    }
+    sqlite3_result_int64(ctx, v);
+}
+
 static sqlite3 *open_db(const char *path, char *err, size_t errcap) {
     pthread_once(&config_once, config_init);
     sqlite3 *db = NULL;
@@ -493,6 +606,11 @@ static sqlite3 *open_db(const char *path, char *err, size_t errcap) {
                             ci_contains, NULL, NULL);
     sqlite3_create_function(db, "ci_rank", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
                             NULL, ci_rank, NULL, NULL);
+    sqlite3_create_function(db, "dec_sum", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                            NULL, NULL, dec_sum_step, dec_sum_final);
+    sqlite3_create_function(db, "dec_of_real", 1,
+                            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                            dec_of_real, NULL, NULL);
     sqlite3_extended_result_codes(db, 1);
     /* WAL: readers never block the writer; NORMAL: a commit does not sync,
      * the syncer does, once for every commit made meanwhile.
@@ -616,8 +734,17 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v) {
     else sqlite3_bind_null(st, i);
 }
 static void bind_num(sqlite3_stmt *st, int i, opt_num v) {
-    if (v.set) sqlite3_bind_double(st, i, v.v);
-    else sqlite3_bind_null(st, i);
+    if (v.set)
+        sqlite3_bind_double(st, i, v.v);
+    else
+        sqlite3_bind_null(st, i);
+}
+/* a quantity: its millionths (dec.h), an INTEGER */
+static void bind_dec(sqlite3_stmt *st, int i, opt_dec v) {
+    if (v.set)
+        sqlite3_bind_int64(st, i, v.v);
+    else
+        sqlite3_bind_null(st, i);
 }
 static void bind_time(sqlite3_stmt *st, int i, opt_time v) {
     if (v.set) sqlite3_bind_int64(st, i, v.v);
@@ -650,6 +777,16 @@ static opt_num col_num(sqlite3_stmt *st, int i) {
     opt_num v = {sqlite3_column_type(st, i) != SQLITE_NULL, 0};
     if (v.set) v.v = sqlite3_column_double(st, i);
     return v;
+}
+static opt_dec col_dec(sqlite3_stmt *st, int i) {
+    opt_dec v = {sqlite3_column_type(st, i) != SQLITE_NULL, 0};
+    if (v.set) v.v = sqlite3_column_int64(st, i);
+    return v;
+}
+/* a sum written by dec_sum() (decimal text); false when it is none */
+static bool col_sum(sqlite3_stmt *st, int i, dec_sum *out) {
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t && dec_parse((const char *)t, (size_t)sqlite3_column_bytes(st, i), out) == DEC_OK;
 }
 static opt_time col_time(sqlite3_stmt *st, int i) {
     opt_time v = {sqlite3_column_type(st, i) != SQLITE_NULL, 0};
@@ -1254,8 +1391,8 @@ static int read_grant(sqlite3_stmt *st, model_grant *g) {
     col_id(st, 2, g->customer);
     g->active_from = col_time(st, 3);
     g->expiry_at = col_time(st, 4);
-    g->quantity = col_num(st, 5);
-    g->quantity_used = col_num(st, 6);
+    g->quantity = col_dec(st, 5);
+    g->quantity_used = col_dec(st, 6);
     g->contract_id = col_text(st, 7, &oom);
     g->source_type = col_text(st, 8, &oom);
     g->source_id = col_text(st, 9, &oom);
@@ -1289,14 +1426,14 @@ static store_rc ledger_next(conn *c, const char *org, int64_t *seq) {
     return rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
 }
 
-static double num0(opt_num v) {
+static dec dec0(opt_dec v) {
     return v.set ? v.v : 0;
 }
 
 /* Append the entry of one row's change: `before` NULL for a create, `after`
  * NULL for a delete (store.h's ledger_entry says what each column holds). */
 static store_rc ledger_append(conn *c, const char *org, int64_t seq, ledger_kind kind,
-                              const model_grant *before, const model_grant *after, double drawn,
+                              const model_grant *before, const model_grant *after, dec drawn,
                               int64_t now, const store_meta *m) {
     const model_grant *row = after ? after : before;
     static const model_grant none; /* all null: the "before" of a create, "after" of a delete */
@@ -1309,12 +1446,11 @@ static store_rc ledger_append(conn *c, const char *org, int64_t seq, ledger_kind
     bind_text(st, 5, ledger_kind_names[kind]);
     bind_text(st, 6, row->entitlement);
     bind_text(st, 7, row->customer);
-    sqlite3_bind_double(st, 8, num0(a->quantity) - num0(b->quantity));
-    /* a consume's delta is what it drew, exactly: used + drawn - used
-     * need not give back drawn in floating point */
-    sqlite3_bind_double(st, 9, kind == LEDGER_CONSUME ? drawn : num0(a->quantity_used) - num0(b->quantity_used));
-    bind_num(st, 10, a->quantity);
-    bind_num(st, 11, a->quantity_used);
+    sqlite3_bind_int64(st, 8, dec0(a->quantity) - dec0(b->quantity));
+    sqlite3_bind_int64(
+        st, 9, kind == LEDGER_CONSUME ? drawn : dec0(a->quantity_used) - dec0(b->quantity_used));
+    bind_dec(st, 10, a->quantity);
+    bind_dec(st, 11, a->quantity_used);
     bind_time(st, 12, a->active_from);
     bind_time(st, 13, a->expiry_at);
     bind_text(st, 14, m && m->request_id && *m->request_id ? m->request_id : NULL);
@@ -1343,8 +1479,8 @@ static store_rc sq_grant_create(store *s, const char *org, const model_grant *g,
     bind_text(st, 4, g->customer);
     bind_time(st, 5, g->active_from);
     bind_time(st, 6, g->expiry_at);
-    bind_num(st, 7, g->quantity);
-    bind_num(st, 8, g->quantity_used);
+    bind_dec(st, 7, g->quantity);
+    bind_dec(st, 8, g->quantity_used);
     bind_mstr(st, 9, g->contract_id);
     bind_mstr(st, 10, g->source_type);
     bind_mstr(st, 11, g->source_id);
@@ -1387,14 +1523,13 @@ static store_rc sq_grant_get(store *s, const char *org, const char *ent, const c
 }
 
 /* Which of active_from, expiry_at, quantity, quantity_used (bits 0-3) a
- * PATCH changes, to the bit (so 0 and -0 differ). */
+ * PATCH changes. */
 static unsigned changed_mask(const model_grant *a, const model_grant *b) {
     unsigned m = 0;
     if (a->active_from.set != b->active_from.set || a->active_from.v != b->active_from.v) m |= 1;
     if (a->expiry_at.set != b->expiry_at.set || a->expiry_at.v != b->expiry_at.v) m |= 2;
-    if (a->quantity.set != b->quantity.set || memcmp(&a->quantity.v, &b->quantity.v, 8)) m |= 4;
-    if (a->quantity_used.set != b->quantity_used.set ||
-        memcmp(&a->quantity_used.v, &b->quantity_used.v, 8))
+    if (a->quantity.set != b->quantity.set || a->quantity.v != b->quantity.v) m |= 4;
+    if (a->quantity_used.set != b->quantity_used.set || a->quantity_used.v != b->quantity_used.v)
         m |= 8;
     return m;
 }
@@ -1449,8 +1584,8 @@ static store_rc sq_grant_update(store *s, const char *org, const char *ent, cons
         } else {
             bind_time(st, 1, out->active_from);
             bind_time(st, 2, out->expiry_at);
-            bind_num(st, 3, out->quantity);
-            bind_num(st, 4, out->quantity_used);
+            bind_dec(st, 3, out->quantity);
+            bind_dec(st, 4, out->quantity_used);
             sqlite3_bind_int64(st, 5, now);
             bind_text(st, 6, out->id);
             r = step_done(c, st, "update row");
@@ -1535,7 +1670,7 @@ static store_rc sq_grant_delete(store *s, const char *org, const char *ent, cons
 }
 
 static store_rc sq_grant_total(store *s, const char *org, const char *ent, const char *cust,
-                               bool has_from, int64_t from, bool has_to, int64_t to, double *sum) {
+                               bool has_from, int64_t from, bool has_to, int64_t to, dec_sum *sum) {
     CONN_OR_FAIL(c, s);
     sqlite3_stmt *st = stmt(c, S_GRANT_TOTAL);
     bind_text(st, 1, org);
@@ -1544,7 +1679,7 @@ static store_rc sq_grant_total(store *s, const char *org, const char *ent, const
     bind_time(st, 4, (opt_time){has_from, from});
     bind_time(st, 5, (opt_time){has_to, to});
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *sum = sqlite3_column_double(st, 0);
+    if (rc == SQLITE_ROW && !col_sum(st, 0, sum)) rc = SQLITE_ERROR;
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? STORE_OK : rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
 }
@@ -1597,7 +1732,7 @@ static void rows_free(model_grant *rows, size_t n) {
  * one IMMEDIATE transaction: no other writer runs between the read and the
  * write, so two consumers can never both draw the same units. */
 static store_rc sq_consume(store *s, const char *org, const char *ent, const char *cust,
-                           double quantity, int64_t at, int64_t now, const store_meta *m,
+                           dec quantity, int64_t at, int64_t now, const store_meta *m,
                            consume_result *out) {
     memset(out, 0, sizeof(*out));
     conn *c;
@@ -1614,9 +1749,9 @@ static store_rc sq_consume(store *s, const char *org, const char *ent, const cha
         if (strcmp(d->row, rows[i].id) != 0) continue;
         k++;
         model_grant after = rows[i]; /* shallow: the entry reads ids and numbers */
-        after.quantity_used = (opt_num){true, d->quantity_used};
+        after.quantity_used = (opt_dec){true, d->quantity_used};
         sqlite3_stmt *st = stmt(c, S_CONSUME_UPDATE);
-        sqlite3_bind_double(st, 1, d->quantity_used);
+        sqlite3_bind_int64(st, 1, d->quantity_used);
         sqlite3_bind_int64(st, 2, now);
         bind_text(st, 3, d->row);
         r = step_done(c, st, "consume row");
@@ -1643,7 +1778,7 @@ static store_rc sq_balance_at(store *s, const char *org, const char *ent, const 
         if (kind && strcmp((const char *)kind, "delete") == 0) continue;
         opt_time from = col_time(st, 3), to = col_time(st, 4);
         if ((from.set && from.v > at) || (to.set && at >= to.v)) continue;
-        store_balance_add(out, col_num(st, 1), col_num(st, 2));
+        store_balance_add(out, col_dec(st, 1), col_dec(st, 2));
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) return STORE_OK;
@@ -1749,10 +1884,10 @@ static void read_ledger(sqlite3_stmt *st, int b, ledger_entry *e) {
     col_id(st, b + 4, e->row);
     col_id(st, b + 5, e->entitlement);
     col_id(st, b + 6, e->customer);
-    e->quantity_delta = sqlite3_column_double(st, b + 7);
-    e->quantity_used_delta = sqlite3_column_double(st, b + 8);
-    e->quantity = col_num(st, b + 9);
-    e->quantity_used = col_num(st, b + 10);
+    e->quantity_delta = sqlite3_column_int64(st, b + 7);
+    e->quantity_used_delta = sqlite3_column_int64(st, b + 8);
+    e->quantity = col_dec(st, b + 9);
+    e->quantity_used = col_dec(st, b + 10);
     e->active_from = col_time(st, b + 11);
     e->expiry_at = col_time(st, b + 12);
     col_buf(st, b + 13, e->request_id, sizeof e->request_id);
@@ -1949,9 +2084,14 @@ static int bind_all(sqlite3_stmt *st, const sql_builder *b) {
         int rc;
         if (v->type == LV_TEXT)
             rc = sqlite3_bind_text64(st, i + 1, v->s, v->len, SQLITE_STATIC, SQLITE_UTF8);
-        else if (v->type == LV_NUM) rc = sqlite3_bind_double(st, i + 1, v->n);
-        else if (v->type == LV_TIME) rc = sqlite3_bind_int64(st, i + 1, v->t);
-        else rc = sqlite3_bind_int(st, i + 1, v->b);
+        else if (v->type == LV_NUM)
+            rc = sqlite3_bind_double(st, i + 1, v->n);
+        else if (v->type == LV_DEC)
+            rc = sqlite3_bind_int64(st, i + 1, v->d);
+        else if (v->type == LV_TIME)
+            rc = sqlite3_bind_int64(st, i + 1, v->t);
+        else
+            rc = sqlite3_bind_int(st, i + 1, v->b);
         if (rc != SQLITE_OK) return rc;
     }
     return SQLITE_OK;
@@ -2007,8 +2147,9 @@ static store_rc list_segment(conn *c, const list_query *q, const sql_field *sf, 
             break;
         case LIST_UNIQUE:
             bad = read_entitlement(st, 0, &out->uniq[i].e);
-            out->uniq[i].total_quantity = sqlite3_column_double(st, 9);
-            out->uniq[i].total_quantity_used = sqlite3_column_double(st, 10);
+            if (!col_sum(st, 9, &out->uniq[i].total_quantity) ||
+                !col_sum(st, 10, &out->uniq[i].total_quantity_used))
+                bad = 1;
             out->uniq[i].expired = sqlite3_column_int64(st, 11);
             break;
         case LIST_GRANTS: {

@@ -12,7 +12,7 @@
 typedef struct {
     char org[ID_BUF], row[ID_BUF];
     bool deleted;
-    opt_num quantity, quantity_used;
+    opt_dec quantity, quantity_used;
     opt_time active_from, expiry_at;
 } chain_end;
 
@@ -37,9 +37,15 @@ __attribute__((format(printf, 2, 3))) static void problem(verify_ctx *v, const c
     va_end(ap);
 }
 
-static bool num_eq(opt_num a, opt_num b) {
+static bool num_eq(opt_dec a, opt_dec b) {
     return a.set == b.set && (!a.set || a.v == b.v);
 }
+/* a quantity for a message: null as 0, as before */
+static const char *fmt(opt_dec q, char *buf) {
+    dec_format(q.set ? q.v : 0, buf);
+    return buf;
+}
+
 static bool time_eq(opt_time a, opt_time b) {
     return a.set == b.set && (!a.set || a.v == b.v);
 }
@@ -88,7 +94,8 @@ static bool on_entry(void *cls, const ledger_entry *e) {
             problem(v, "org %s row %s: a second create at seq %lld", e->org, e->row,
                     (long long)e->seq);
         if (e->kind == LEDGER_CONSUME) {
-            double before = p->quantity_used.set ? p->quantity_used.v : 0;
+            /* exact: quantities are decimals (dec.h) */
+            dec before = p->quantity_used.set ? p->quantity_used.v : 0;
             if (!e->quantity_used.set || e->quantity_used.v != before + e->quantity_used_delta ||
                 !(e->quantity_used_delta > 0) || e->quantity_delta != 0 ||
                 !num_eq(e->quantity, p->quantity))
@@ -97,10 +104,12 @@ static bool on_entry(void *cls, const ledger_entry *e) {
         }
     }
     if (e->kind == LEDGER_CONSUME) {
+        char b1[DEC_FORMAT_MAX], b2[DEC_FORMAT_MAX];
         v->rep->consumes++;
         if (e->quantity.set && e->quantity_used.set && e->quantity_used.v > e->quantity.v)
-            problem(v, "org %s row %s: consume seq %lld overdraws (quantity_used %.17g > quantity %.17g)",
-                    e->org, e->row, (long long)e->seq, e->quantity_used.v, e->quantity.v);
+            problem(v, "org %s row %s: consume seq %lld overdraws (quantity_used %s > quantity %s)",
+                    e->org, e->row, (long long)e->seq, fmt(e->quantity_used, b1),
+                    fmt(e->quantity, b2));
     }
     v->last = *e;
     v->open = true;
@@ -136,17 +145,18 @@ static bool on_row(void *cls, const char *org, const model_grant *g) {
         return true;
     }
     const chain_end *e = &v->ends[m->next++];
+    char b1[DEC_FORMAT_MAX], b2[DEC_FORMAT_MAX], b3[DEC_FORMAT_MAX], b4[DEC_FORMAT_MAX];
     if (e->deleted) {
         problem(v, "org %s row %s: deleted in the ledger but still present", org, g->id);
         return true;
     }
     if (!num_eq(e->quantity, g->quantity) || !num_eq(e->quantity_used, g->quantity_used) ||
         !time_eq(e->active_from, g->active_from) || !time_eq(e->expiry_at, g->expiry_at))
-        problem(v, "org %s row %s: the row (quantity %.17g, quantity_used %.17g) differs from "
-                   "its latest entry (quantity %.17g, quantity_used %.17g)",
-                org, g->id, g->quantity.set ? g->quantity.v : 0,
-                g->quantity_used.set ? g->quantity_used.v : 0,
-                e->quantity.set ? e->quantity.v : 0, e->quantity_used.set ? e->quantity_used.v : 0);
+        problem(v,
+                "org %s row %s: the row (quantity %s, quantity_used %s) differs from "
+                "its latest entry (quantity %s, quantity_used %s)",
+                org, g->id, fmt(g->quantity, b1), fmt(g->quantity_used, b2), fmt(e->quantity, b3),
+                fmt(e->quantity_used, b4));
     return true;
 }
 

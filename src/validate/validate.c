@@ -171,6 +171,21 @@ static void check_num(const json_t *v, const vfield *f, vval *out, json_t *error
             ctx);
         return;
     }
+    if (f->quantity) {
+        dec_rc rc = dec_from_double(d, &out->qty);
+        if (rc == DEC_ERR_PLACES) {
+            err(errors, loc, f, "decimal_max_places",
+                "Decimal input should have no more than 6 decimal places", v,
+                json_pack("{s:i}", "decimal_places", DEC_PLACES));
+            return;
+        }
+        if (rc != DEC_OK) {
+            err(errors, loc, f, "decimal_whole_digits",
+                "Decimal input should have no more than 12 digits before the decimal point", v,
+                json_pack("{s:i}", "whole_digits", DEC_WHOLE_DIGITS));
+            return;
+        }
+    }
     out->num = d;
     out->ok = true;
 }

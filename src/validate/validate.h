@@ -41,6 +41,11 @@ typedef struct vfield {
     const struct vfield *sub;    /* V_MODEL, V_LIST_MODEL */
     size_t nsub;
     size_t max_length;           /* V_STR: 0 for none, else in code points */
+    /* V_NUM, V_NUM_NONNEG: a quantity, also an exact decimal (dec.h) in
+     * vval.qty; one with more places or too large is refused
+     * ("decimal_max_places", "decimal_whole_digits", as pydantic's
+     * condecimal words them) */
+    bool quantity;
 } vfield;
 
 typedef struct {
@@ -51,6 +56,7 @@ typedef struct {
     const char *s; /* V_STR, V_ENUM: points into the body */
     size_t len;
     double num;
+    dec qty; /* vfield.quantity */
     int64_t time;
     char uuid[ID_BUF];
     char email[256]; /* V_EMAIL: the normalised address, `s` points here */

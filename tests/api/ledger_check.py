@@ -153,6 +153,14 @@ def db_refusal_types():
     return (sqlite3.DatabaseError,)
 
 
+def db_quantity(x):
+    """A quantity as a SQL literal of the database's own column (issue 13):
+    SQLite stores INTEGER millionths, PostgreSQL numeric(18,6)."""
+    if harness.BACKEND == "postgres":
+        return repr(x)
+    return str(round(x * 1000000))
+
+
 def sql_str(s):
     return "'" + s.replace("'", "''") + "'"
 

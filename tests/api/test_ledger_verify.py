@@ -11,7 +11,7 @@ import os
 import harness
 from harness import Client, ServerTestCase, new_id, patch_body
 from ledger_check import (consume_path, db_exec, db_refusal_types, delete, entries_of, ledger_path,
-                          row_path, sql_str, verify, verify_text)
+                          row_path, sql_str, verify, verify_text, db_quantity)
 
 
 class VerifyBase(ServerTestCase):
@@ -87,7 +87,7 @@ class Verify(VerifyBase):
                 (b, "quantity = quantity * 2", "quantity = quantity / 2"),
                 (a, "expiry_at = expiry_at + 1", "expiry_at = expiry_at - 1"),
                 (b, "active_from = 0", "active_from = NULL"),
-                (b, "quantity_used = NULL", "quantity_used = 4.5")):
+                (b, "quantity_used = NULL", "quantity_used = " + db_quantity(4.5))):
             with self.subTest(change=change):
                 where = " WHERE id = %s" % sql_str(rid)
                 db_exec(self.db, "UPDATE customer_entitlements SET " + change + where)

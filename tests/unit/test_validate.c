@@ -171,9 +171,17 @@ static bool check_expect(const json_t *expect, const char *ent, const char *cust
             const char *want = json_is_null(v) ? "null" : json_string_value(v);
             if (strcmp(buf, want) != 0) return snprintf(why, cap, "%s: %s, want %s", k, buf, want), false;
         } else {
-            opt_num q = bit == GRANT_F_QUANTITY ? p->quantity : p->quantity_used;
-            bool ok = json_is_null(v) ? !q.set : q.set && q.v == json_number_value(v);
-            if (!ok) return snprintf(why, cap, "%s: %g, want %s", k, q.v, json_is_null(v) ? "null" : "a number"), false;
+            /* a quantity is the exact decimal of the vector's double */
+            opt_dec q = bit == GRANT_F_QUANTITY ? p->quantity : p->quantity_used;
+            dec want = 0;
+            bool ok = json_is_null(v)
+                          ? !q.set
+                          : q.set && dec_from_double(json_number_value(v), &want) == DEC_OK &&
+                                q.v == want;
+            if (!ok)
+                return snprintf(why, cap, "%s: %lld millionths, want %s", k, (long long)q.v,
+                                json_is_null(v) ? "null" : "a number"),
+                       false;
         }
     }
     return true;
