@@ -42,11 +42,24 @@ class Limits(ServerTestCase):
 
     def test_headers_over_the_limit_are_refused(self):
         # libmicrohttpd answers a request whose line and headers do not fit
-        # its memory itself: 431 (or 414 for the URI), then closes
+        # its memory itself: 431 (or 414 for the request line), then closes.
+        # Their body is its own HTML: 0.9.75 has no hook to replace it
+        # (docs/API.md, "Errors not in JSON"); the status is what is promised.
         head = ("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n" % ("h" * 9000)).encode()
         r, _ = raw_exchange(self.server.port, head, [], timeout=10)
-        self.assertIn(r.status, (413, 414, 431), str(r))
+        self.assertEqual(r.status, 431, str(r))
+        self.assertEqual(r.header("Connection"), "close", str(r))
+        head = ("GET /healthz?%s HTTP/1.1\r\nHost: x\r\n\r\n" % ("q" * 9000)).encode()
+        r, _ = raw_exchange(self.server.port, head, [], timeout=10)
+        self.assertEqual(r.status, 414, str(r))
         self.assertJson(self.c.get("/healthz", auth=False), 200)
+
+    def test_url_past_the_url_limit_within_the_header_memory_is_json(self):
+        # between --max-url-bytes (600) and the header memory (8192) the 414
+        # is entitled's own, so JSON
+        for path in ("/customers?search=" + "c" * 5000, "/nope/" + "d" * 5000):
+            with self.subTest(path=path[:20]):
+                self.assertDetail(self.c.get(path), 414, "URI too long (limit 600 bytes)")
 
     def test_one_byte_a_second_is_dropped_and_others_are_served(self):
         results = {}
