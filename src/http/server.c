@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +44,7 @@ struct http_server {
     conn_watch *watched;
     pthread_t watchdog;
     atomic_bool watchdog_running; /* read by the pool threads (log_line) */
-    pthread_mutex_t logs_lock; /* the list of log buffers */
+    pthread_mutex_t logs_lock;    /* the list of log buffers */
     struct log_buf *logs;
     atomic_bool stopping;
     /* Shutdown (http_stop): while draining every answer closes its
@@ -54,13 +55,17 @@ struct http_server {
      * connection. */
     atomic_bool draining, closing;
     atomic_int active;
+    unsigned long long drain_max; /* most body bytes read and discarded for a refusal */
 };
 
 typedef struct {
     http_req req; /* first: http_release() finds the state from it */
     int64_t start_us;
     bool started;
-    bool refused; /* answer already decided before the body */
+    bool refused;       /* the answer is decided without the handler (refused, 413) */
+    bool answered;      /* ... and already queued, before the body */
+    bool drained_close; /* the body was read and discarded: answer with Connection: close */
+    unsigned long long upload_seen; /* body bytes received, kept or discarded */
     size_t body_cap;
     /* a held answer (http_hold): `mu` orders the handler's suspend against
      * the release, which may come from another thread at any moment */
@@ -154,8 +159,10 @@ static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind, const char 
          * parameter its first part names */
         size_t k = 0;
         for (size_t i = 0; i < key_size && k + 4 < sizeof shown; i++) {
-            if (key[i]) shown[k++] = key[i];
-            else memcpy(shown + k, "\xef\xbf\xbd", 3), k += 3;
+            if (key[i])
+                shown[k++] = key[i];
+            else
+                memcpy(shown + k, "\xef\xbf\xbd", 3), k += 3;
         }
         shown[k] = '\0';
         key = shown;
@@ -263,8 +270,8 @@ static void log_line(struct http_server *srv, req_state *st) {
     pthread_mutex_unlock(&b->mu);
 }
 
-static enum MHD_Result send_answer(struct http_server *srv, struct MHD_Connection *c,
-                                   http_req *r) {
+static enum MHD_Result send_answer(struct http_server *srv, struct MHD_Connection *c, http_req *r,
+                                   bool close) {
     if (!r->out) {
         /* only when memory ran out building the answer */
         r->status = 500;
@@ -280,12 +287,13 @@ static enum MHD_Result send_answer(struct http_server *srv, struct MHD_Connectio
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             r->content_type ? r->content_type : "application/json");
     if (r->allow[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    /* shutting down (draining): the client sends its next request elsewhere */
+    if (close || atomic_load(&srv->draining))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     for (int i = 0; i < HTTP_EXTRA_HEADERS; i++)
         if (r->extra_header[i][0])
             MHD_add_response_header(resp, r->extra_header[i], r->extra_value[i]);
-    /* shutting down: the client sends its next request elsewhere */
-    if (atomic_load(&srv->draining)) MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -298,14 +306,17 @@ static void request_id(http_req *r) {
     size_t len;
     const char *v = http_header_n(r, "X-Request-Id", &len);
     size_t n = 0;
-    while (v && n <= HTTP_REQUEST_ID_MAX && v[n] >= 0x20 && v[n] <= 0x7e) n++;
+    while (v && n <= HTTP_REQUEST_ID_MAX && v[n] >= 0x20 && v[n] <= 0x7e)
+        n++;
     if (v && n && n <= HTTP_REQUEST_ID_MAX && v[n] == '\0' && n == len) {
         memcpy(r->request_id, v, n + 1);
         return;
     }
     uid_t16 id;
-    if (uid_new_v4_pooled(&id) == 0) uid_format(&id, r->request_id);
-    else snprintf(r->request_id, sizeof r->request_id, "none");
+    if (uid_new_v4_pooled(&id) == 0)
+        uid_format(&id, r->request_id);
+    else
+        snprintf(r->request_id, sizeof r->request_id, "none");
 }
 
 typedef struct {
@@ -332,7 +343,8 @@ static bool within_url_limits(struct http_server *srv, http_req *r) {
         return false;
     }
     if (q.count > srv->cfg.max_query_params) {
-        snprintf(msg, sizeof msg, "Too many query parameters (limit %u)", srv->cfg.max_query_params);
+        snprintf(msg, sizeof msg, "Too many query parameters (limit %u)",
+                 srv->cfg.max_query_params);
         http_reply_detail(r, 400, msg);
         return false;
     }
@@ -374,8 +386,10 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     conn_watch *w = *socket_context;
     if (!w) return;
     pthread_mutex_lock(&srv->watch_lock);
-    if (w->prev) w->prev->next = w->next;
-    else srv->watched = w->next;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        srv->watched = w->next;
     if (w->next) w->next->prev = w->prev;
     pthread_mutex_unlock(&srv->watch_lock);
     free(w);
@@ -447,7 +461,8 @@ static void on_headers(struct http_server *srv, req_state *st) {
         http_reply_detail(r, 405, "Method Not Allowed");
         st->refused = true;
         return;
-    case ROUTER_OK: break;
+    case ROUTER_OK:
+        break;
     }
     r->route = rt;
     const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -486,7 +501,8 @@ static int add_body(struct http_server *srv, req_state *st, const char *data, si
     }
     if (r->body_len + n + 1 > st->body_cap) {
         size_t cap = st->body_cap ? st->body_cap : 1024;
-        while (cap < r->body_len + n + 1) cap *= 2;
+        while (cap < r->body_len + n + 1)
+            cap *= 2;
         char *nb = realloc(r->body, cap);
         if (!nb) return -1;
         r->body = nb;
@@ -520,7 +536,7 @@ static void clear_active(struct http_server *srv, req_state *st) {
 
 static enum MHD_Result answer_active(struct http_server *srv, req_state *st,
                                      struct MHD_Connection *c) {
-    enum MHD_Result ret = send_answer(srv, c, &st->req);
+    enum MHD_Result ret = send_answer(srv, c, &st->req, false);
     clear_active(srv, st);
     return ret;
 }
@@ -531,6 +547,34 @@ static void refuse_closing(req_state *st) {
                       "The server is shutting down and takes no new requests; nothing was "
                       "changed: retry on another instance or after the restart");
     st->refused = true;
+}
+
+/* Whether a request refused before its body is answered only once the body
+ * has been read and thrown away. libmicrohttpd 0.9.75 sends an answer queued
+ * before the body, then closes the socket with the body unread, and the
+ * kernel turns a close with unread data into a reset: a client still
+ * writing (one that writes its whole body before it reads, like Node's
+ * client behind Prism) gets EPIPE or the reset instead of the answer
+ * (RFC 9112 section 9.6 asks for a lingering close). libmicrohttpd has no
+ * lingering close and queues no answer in the middle of a body, so the
+ * access handler swallows the body, keeping none of it, and answers at its
+ * end, with Connection: close. Answered at once instead: a request with no
+ * body; one whose client waits for 100 Continue (it sends nothing until
+ * told, and libmicrohttpd would tell it if no answer were queued); and one
+ * whose Content-Length is past drain_max, which would have us read that
+ * much for nothing (it gets the early answer, and likely the reset). A
+ * chunked body gets no such promise: past drain_max the connection is
+ * closed without an answer. Time is bounded by --request-timeout, whose
+ * window covers the body. */
+static bool drain_first(struct http_server *srv, http_req *r) {
+    const char *expect = http_header(r, MHD_HTTP_HEADER_EXPECT);
+    if (expect && strcasecmp(expect, "100-continue") == 0) return false;
+    if (http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING)) return true;
+    const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl) return false;
+    char *end;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return *end == '\0' && n > 0 && n <= srv->drain_max;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -553,39 +597,58 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         atomic_fetch_add(&srv->in_flight, 1);
         st->started = true;
         on_headers(srv, st);
-        /* Refused before the body: answer now; libmicrohttpd then closes the
-         * connection instead of reading a body nobody wants. */
         if (!st->refused && atomic_load(&srv->closing)) refuse_closing(st);
-        if (st->refused) return send_answer(srv, c, &st->req);
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (!st->refused && add_body(srv, st, upload, *upload_size) != 0) {
-            http_reply_detail(&st->req, 500, "Out of memory reading the request body");
-            st->refused = true;
+        if (st->refused) {
+            if (drain_first(srv, &st->req)) {
+                st->drained_close = true;
+                return MHD_YES; /* answered at the body's end */
+            }
+            /* libmicrohttpd then closes the connection, the body unread */
+            st->answered = true;
+            return send_answer(srv, c, &st->req, false);
         }
-        *upload_size = 0;
         return MHD_YES;
     }
-    if (st->refused) return MHD_YES; /* answer already queued */
     http_req *r = &st->req;
-    if (st->held) { /* resumed: the release has come */
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        st->upload_seen += n;
+        if (st->refused) { /* swallowed: see drain_first() */
+            if (st->upload_seen > srv->drain_max) {
+                fprintf(stderr, "http: closed a connection whose refused body passed %llu bytes\n",
+                        srv->drain_max);
+                return MHD_NO;
+            }
+            return MHD_YES;
+        }
+        if (add_body(srv, st, upload, n) != 0) {
+            http_reply_detail(r, 500, "Out of memory reading the request body");
+            st->refused = st->drained_close = true;
+        } else if (r->body_too_large) { /* chunked, past the cap */
+            char msg[96];
+            snprintf(msg, sizeof msg, "Request body too large (limit %zu bytes)",
+                     srv->cfg.max_body);
+            http_reply_detail(r, 413, msg);
+            st->refused = st->drained_close = true;
+        }
+        return MHD_YES;
+    }
+    if (st->answered) return MHD_YES; /* queued before the body */
+    if (st->held) {                   /* resumed: the release has come */
         if (st->release_rc && srv->cfg.lost) srv->cfg.lost(srv->cfg.app, r, st->release_rc);
         return answer_active(srv, st, c);
     }
     conn_watch *w = watch_of(c);
     if (w) atomic_store(&w->window_start_us, 0); /* the request is whole: no deadline */
-    if (r->body_too_large) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "Request body too large (limit %zu bytes)", srv->cfg.max_body);
-        http_reply_detail(r, 413, msg);
-    } else if (!set_active(srv, st)) {
+    if (st->refused) return send_answer(srv, c, r, st->drained_close);
+    if (!set_active(srv, st)) {
         refuse_closing(st);
-    } else {
-        if (srv->cfg.invoke) srv->cfg.invoke(srv->cfg.app, r);
-        else r->route->fn(srv->cfg.app, r);
-        if (!r->status) http_reply_detail(r, 500, "Internal Server Error");
+        return send_answer(srv, c, r, false);
     }
+    if (srv->cfg.invoke) srv->cfg.invoke(srv->cfg.app, r);
+    else r->route->fn(srv->cfg.app, r);
+    if (!r->status) http_reply_detail(r, 500, "Internal Server Error");
     if (st->held) {
         /* the write is not durable yet: park the connection, not the thread */
         pthread_mutex_lock(&st->mu);
@@ -604,7 +667,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct http_server *srv = cls;
     req_state *st = *con_cls;
     if (!st || st == (void *)&NUL_PATH) return; /* the handler never saw it */
-    if (!st->req.status) st->req.status = 499; /* client went away before an answer */
+    if (!st->req.status) st->req.status = 499;  /* client went away before an answer */
     conn_watch *w = watch_of(c);
     if (w) atomic_store(&w->window_start_us, dt_now()); /* the next request's window */
     log_line(srv, st);
@@ -619,7 +682,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* libmicrohttpd hands its own format strings; the attribute lets the compiler check the call */
 __attribute__((format(printf, 2, 0))) static void on_mhd_error(void *cls, const char *fmt,
-                                                              va_list ap) {
+                                                               va_list ap) {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     fprintf(stderr, "http: %s", msg);
@@ -632,6 +695,10 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
         return NULL;
     }
     s->cfg = *cfg;
+    /* a few bodies' worth, and at least 16 MiB: a client that sends a body
+     * several times the cap still reads the refusal; drain_first() */
+    s->drain_max = 4ull * cfg->max_body;
+    if (s->drain_max < 16ull << 20) s->drain_max = 16ull << 20;
     pthread_mutex_init(&s->watch_lock, NULL);
     pthread_mutex_init(&s->logs_lock, NULL);
     struct sockaddr_in addr = {0};
@@ -651,17 +718,16 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
      * only its own share of the connections. */
     s->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            MHD_ALLOW_SUSPEND_RESUME, cfg->port, NULL,
-        NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
+            MHD_ALLOW_SUSPEND_RESUME,
+        cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         /* request line and headers must fit (a long cursor included):
          * larger ones are refused by libmicrohttpd */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned int)1024, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errcap, "cannot listen on %s:%u (in use, or not an address of this host)",

@@ -14,6 +14,7 @@ void jw_init(jw *w, size_t max) {
 
 void jw_free(jw *w) {
     free(w->buf);
+    free(w->deep);
     memset(w, 0, sizeof(*w));
 }
 
@@ -52,6 +53,13 @@ static void put(jw *w, const char *s, size_t n) {
     w->buf[w->len] = '\0';
 }
 
+/* The comma flag of the current level; levels past the inline ones are
+ * in `deep`, which open() has grown to hold them. */
+static bool *need_comma(jw *w) {
+    int d = w->depth;
+    return d < JW_INLINE_DEPTH ? &w->need_comma[d] : &w->deep[d - JW_INLINE_DEPTH];
+}
+
 /* Before any value: a comma if the container already holds one, unless a
  * key was just written (the key wrote the comma). */
 static void before_value(jw *w) {
@@ -59,19 +67,28 @@ static void before_value(jw *w) {
         w->after_key = false;
         return;
     }
-    if (w->depth > 0 && w->need_comma[w->depth]) put(w, ",", 1);
-    w->need_comma[w->depth] = true;
+    bool *nc = need_comma(w);
+    if (w->depth > 0 && *nc) put(w, ",", 1);
+    *nc = true;
 }
 
 static void open(jw *w, char c) {
     before_value(w);
     put(w, &c, 1);
-    if (w->depth + 1 >= JW_MAX_DEPTH) {
-        w->failed = true;
-        return;
+    if (w->failed) return;
+    size_t level = (size_t)w->depth + 1;
+    if (level >= JW_INLINE_DEPTH && level - JW_INLINE_DEPTH >= w->deep_cap) {
+        size_t cap = w->deep_cap ? w->deep_cap * 2 : 64;
+        bool *nd = realloc(w->deep, cap * sizeof *nd);
+        if (!nd) {
+            w->failed = true;
+            return;
+        }
+        w->deep = nd;
+        w->deep_cap = cap;
     }
     w->depth++;
-    w->need_comma[w->depth] = false;
+    *need_comma(w) = false;
     w->after_key = false;
 }
 
@@ -113,8 +130,9 @@ static void put_escaped(jw *w, const char *s, size_t n) {
 }
 
 void jw_keyn(jw *w, const char *key, size_t n) {
-    if (w->need_comma[w->depth]) put(w, ",", 1);
-    w->need_comma[w->depth] = true;
+    bool *nc = need_comma(w);
+    if (*nc) put(w, ",", 1);
+    *nc = true;
     put_escaped(w, key, n);
     put(w, ":", 1);
     w->after_key = true;

@@ -12,16 +12,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A request body nests up to PYJSON_MAX_DEPTH (64) levels, and a 422 answer
- * echoes such a value as an item's input three levels down
- * ({"detail":[{"input": ...}]}): room for both, and some to spare. */
-#define JW_MAX_DEPTH 72
+/* Nesting has no limit of its own: a body nests as deep as the reader
+ * accepts (serve --max-json-depth, up to 10000), is stored as the writer
+ * writes it, and a 422 echoes it three levels further down
+ * ({"detail":[{"input": ...}]}). A fixed depth here made a deep body a 500
+ * when the flag was raised past it (issue 12). The first JW_INLINE_DEPTH
+ * levels keep their comma flag in the writer, deeper ones in `deep`, grown
+ * as needed and freed with the buffer. */
+#define JW_INLINE_DEPTH 72
 
 typedef struct {
     char *buf;
     size_t len, cap, max;
     int depth;
-    bool need_comma[JW_MAX_DEPTH];
+    bool need_comma[JW_INLINE_DEPTH];
+    bool *deep; /* need_comma of levels JW_INLINE_DEPTH and deeper */
+    size_t deep_cap;
     bool after_key;  /* a key was written; its value comes next */
     bool failed; /* out of memory or past `max`: the text is unusable */
 } jw;

@@ -431,13 +431,18 @@ class Corpus:
                      note=note)
 
     def gen_oversize(self, route, method, tpl, public):
-        """413 from Content-Length, before the body; and for body routes a
+        """413 from Content-Length, decided before the body; and for body routes a
         chunked upload that passes 1 MiB."""
         path = self.fill(method, tpl)
         auth = "" if public else "x-api-key: %s\r\norganisation: %s\r\n" % (self.fx["key"], self.fx["org"])
         head = ("%s %s HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\n"
                 "Content-Length: %d\r\n\r\n" % (method, path, auth, MIB + 1)).encode()
-        self.add(route, "size", method, path, raw=(head, []), expect=413, note="Content-Length 1 MiB + 1")
+        # the body is sent: a refusal is answered once the body it announced
+        # has been read (and thrown away), so that a client still writing
+        # reads the answer instead of a reset (server.c, drain_first)
+        pad = b" " * (MIB + 1)
+        self.add(route, "size", method, path, raw=(head, [pad[i:i + 65536] for i in range(0, len(pad), 65536)]),
+                 expect=413, note="Content-Length 1 MiB + 1")
         if self.has_body(method, tpl):
             b = self.base_body(method, tpl)
             first = next(iter(b))
