@@ -27,8 +27,26 @@ typedef struct {
 
 /* A setting whose `flag` does not start with '-' is a positional argument
  * (S_KEY_ID): a command takes at most one, given as a bare word. */
-enum { S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_REQ_TIMEOUT, S_MAX_BODY,
-       S_MAX_HEADER, S_MAX_URL, S_MAX_QUERY, S_MAX_DEPTH, S_GRACE, S_NAME, S_ORG, S_BEFORE, S_KEY_ID, S_COUNT };
+enum {
+    S_LISTEN,
+    S_DB,
+    S_POOL,
+    S_THREADS,
+    S_TIMEOUT,
+    S_MAXCONN,
+    S_REQ_TIMEOUT,
+    S_MAX_BODY,
+    S_MAX_HEADER,
+    S_MAX_URL,
+    S_MAX_QUERY,
+    S_MAX_DEPTH,
+    S_GRACE,
+    S_NAME,
+    S_ORG,
+    S_BEFORE,
+    S_KEY_ID,
+    S_COUNT
+};
 
 static setting SETTINGS[S_COUNT] = {
     [S_LISTEN] = {"--listen", "ENTITLED_LISTEN", "127.0.0.1:8080", "HOST:PORT to serve on"},
@@ -92,14 +110,47 @@ static int cmd_verify(void);
 static int cmd_idem_prune(void);
 
 static const command COMMANDS[] = {
-    {"serve", cmd_serve, "serve the API over HTTP", {S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_REQ_TIMEOUT, S_MAX_BODY, S_MAX_HEADER, S_MAX_URL, S_MAX_QUERY, S_MAX_DEPTH, S_GRACE}, {-1, -1}},
-    {"org create", cmd_org_create, "create an organisation; prints its UUID", {S_NAME, S_DB, -1}, {S_NAME, -1}},
-    {"routes", cmd_routes, "list the routes served: METHOD PATH OPERATION_ID, one a line", {-1}, {-1, -1}},
-    {"apikey create", cmd_apikey_create, "create an API key; prints the key (shown only once)", {S_ORG, S_DB, -1}, {S_ORG, -1}},
-    {"apikey list", cmd_apikey_list, "list an organisation's keys, oldest first: KEY_ID CREATED_AT live|revoked REVOKED_AT", {S_ORG, S_DB, -1}, {S_ORG, -1}},
-    {"apikey revoke", cmd_apikey_revoke, "revoke a key by its id, at once; again: keeps the first revocation time, exit 0", {S_KEY_ID, S_DB, -1}, {S_KEY_ID, -1}},
-    {"verify", cmd_verify, "replay the ledger and check every row against it; exit 1 on any mismatch", {S_DB, -1}, {-1, -1}},
-    {"idempotency prune", cmd_idem_prune, "delete the idempotency keys stored before a date; prints how many", {S_BEFORE, S_DB, -1}, {S_BEFORE, -1}},
+    {"serve",
+     cmd_serve,
+     "serve the API over HTTP",
+     {S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_REQ_TIMEOUT, S_MAX_BODY,
+      S_MAX_HEADER, S_MAX_URL, S_MAX_QUERY, S_MAX_DEPTH, S_GRACE},
+     {-1, -1}},
+    {"org create",
+     cmd_org_create,
+     "create an organisation; prints its UUID",
+     {S_NAME, S_DB, -1},
+     {S_NAME, -1}},
+    {"routes",
+     cmd_routes,
+     "list the routes served: METHOD PATH OPERATION_ID, one a line",
+     {-1},
+     {-1, -1}},
+    {"apikey create",
+     cmd_apikey_create,
+     "create an API key; prints the key (shown only once)",
+     {S_ORG, S_DB, -1},
+     {S_ORG, -1}},
+    {"apikey list",
+     cmd_apikey_list,
+     "list an organisation's keys, oldest first: KEY_ID CREATED_AT live|revoked REVOKED_AT",
+     {S_ORG, S_DB, -1},
+     {S_ORG, -1}},
+    {"apikey revoke",
+     cmd_apikey_revoke,
+     "revoke a key by its id, at once; again: keeps the first revocation time, exit 0",
+     {S_KEY_ID, S_DB, -1},
+     {S_KEY_ID, -1}},
+    {"verify",
+     cmd_verify,
+     "replay the ledger and check every row against it; exit 1 on any mismatch",
+     {S_DB, -1},
+     {-1, -1}},
+    {"idempotency prune",
+     cmd_idem_prune,
+     "delete the idempotency keys stored before a date; prints how many",
+     {S_BEFORE, S_DB, -1},
+     {S_BEFORE, -1}},
 };
 #define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
 
@@ -126,8 +177,10 @@ static void command_usage(FILE *f, const command *c) {
             if (is_positional(c->flags[i]) != (pass == 0)) continue;
             const setting *s = &SETTINGS[c->flags[i]];
             bool req = c->required[0] == c->flags[i] || c->required[1] == c->flags[i];
-            if (pass == 0) fprintf(f, req ? " %s" : " [%s]", s->flag);
-            else fprintf(f, req ? " %s VALUE" : " [%s VALUE]", s->flag);
+            if (pass == 0)
+                fprintf(f, req ? " %s" : " [%s]", s->flag);
+            else
+                fprintf(f, req ? " %s VALUE" : " [%s VALUE]", s->flag);
         }
     }
     fprintf(f, "\n\n%s\n", c->summary);
@@ -339,8 +392,10 @@ static int cmd_apikey_revoke(void) {
     char id[KEY_ID_LEN + 1];
     size_t n = strlen(a);
     if (strncmp(a, "ek_", 3) == 0) {
-        fprintf(stderr, "entitled apikey revoke: give the key's id (the %d hex digits after "
-                        "\"ek_\", as 'apikey list' shows it), not the key\n", KEY_ID_LEN);
+        fprintf(stderr,
+                "entitled apikey revoke: give the key's id (the %d hex digits after "
+                "\"ek_\", as 'apikey list' shows it), not the key\n",
+                KEY_ID_LEN);
         return 2;
     }
     bool ok = n == KEY_ID_LEN;
@@ -351,8 +406,10 @@ static int cmd_apikey_revoke(void) {
         id[i] = ch;
     }
     if (!ok) {
-        fprintf(stderr, "entitled apikey revoke: KEY_ID must be %d hex digits, as 'apikey list' "
-                        "shows it\n", KEY_ID_LEN);
+        fprintf(stderr,
+                "entitled apikey revoke: KEY_ID must be %d hex digits, as 'apikey list' "
+                "shows it\n",
+                KEY_ID_LEN);
         return 2;
     }
     id[KEY_ID_LEN] = '\0';
@@ -410,7 +467,8 @@ static int cmd_idem_prune(void) {
     int64_t before;
     dt_error derr;
     if (dt_parse_str(b, strlen(b), &before, &derr) != 0) {
-        fprintf(stderr, "entitled idempotency prune: --before must be a date or date-time: %s\n", b);
+        fprintf(stderr, "entitled idempotency prune: --before must be a date or date-time: %s\n",
+                b);
         return 2;
     }
     store *st = open_store("idempotency prune", 1);
@@ -447,7 +505,8 @@ static void redact_dsn(const char *dsn, char *out, size_t cap) {
             p = at;
         } else if (strncmp(p, "password=", 9) == 0) {
             memcpy(out + n, "password=***", 12), n += 12;
-            for (p += 9; *p && *p != ' ' && *p != '&';) p++;
+            for (p += 9; *p && *p != ' ' && *p != '&';)
+                p++;
         } else {
             out[n++] = *p++;
         }
@@ -461,7 +520,8 @@ static int cmd_serve(void) {
     unsigned long port, threads, timeout, maxconn, pool, req_timeout, max_body, max_header, max_url,
         max_query, max_depth, grace;
     char host[64];
-    if (!colon || (size_t)(colon - listen) >= sizeof host || !parse_uint(colon + 1, 1, 65535, &port)) {
+    if (!colon || (size_t)(colon - listen) >= sizeof host ||
+        !parse_uint(colon + 1, 1, 65535, &port)) {
         fprintf(stderr, "entitled serve: --listen must be HOST:PORT, got '%s'\n", listen);
         return 2;
     }
@@ -548,7 +608,9 @@ static int cmd_serve(void) {
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "entitled: %s received, finishing in-flight requests\n",
-            sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT");
+            sig == SIGTERM  ? "SIGTERM"
+            : sig == SIGHUP ? "SIGHUP"
+                            : "SIGINT");
     if (!http_stop(srv, (unsigned)grace * 1000)) {
         /* answers still wait for a disk that does not answer: none of them
          * was acknowledged, and stopping libmicrohttpd now would abort */
@@ -572,9 +634,9 @@ int main(int argc, char **argv) {
         const char *sp = strchr(c->name, ' ');
         int words = sp ? 2 : 1;
         if (words == 1 && strcmp(argv[1], c->name) != 0) continue;
-        if (words == 2 && (strncmp(argv[1], c->name, (size_t)(sp - c->name)) != 0 ||
-                           strlen(argv[1]) != (size_t)(sp - c->name) || argc < 3 ||
-                           strcmp(argv[2], sp + 1) != 0))
+        if (words == 2 &&
+            (strncmp(argv[1], c->name, (size_t)(sp - c->name)) != 0 ||
+             strlen(argv[1]) != (size_t)(sp - c->name) || argc < 3 || strcmp(argv[2], sp + 1) != 0))
             continue;
         int rc = parse_flags(c, argc - 1 - words, argv + 1 + words);
         if (rc != 0) return rc > 0 ? 0 : 2;

@@ -34,7 +34,8 @@ void api_reply_errors(http_req *r, json_t *errors) {
 void api_reply_store(http_req *r, store_rc rc, const char *what) {
     char msg[128];
     switch (rc) {
-    case STORE_OK: return;
+    case STORE_OK:
+        return;
     case STORE_NOT_FOUND:
         snprintf(msg, sizeof msg, "%s not found", what);
         http_reply_detail(r, 404, msg);
@@ -87,7 +88,8 @@ void api_reply_store(http_req *r, store_rc rc, const char *what) {
  * application/json or application/...+json. */
 static bool json_content_type(const char *ct) {
     if (!ct) return true;
-    while (*ct == ' ') ct++;
+    while (*ct == ' ')
+        ct++;
     if (strncasecmp(ct, "application/", 12) != 0) return false;
     const char *sub = ct + 12;
     size_t n = strcspn(sub, "; \t");
@@ -109,7 +111,8 @@ unsigned api_body_parse(const char *body, size_t len, const char *content_type, 
     }
     pyjson_error e;
     switch (pyjson_parse(body, len, out, &e)) {
-    case PYJSON_OK: return 0;
+    case PYJSON_OK:
+        return 0;
     case PYJSON_INVALID: {
         json_t *loc = json_array(), *ctx = json_object(), *empty = json_object();
         *errors = json_array();
@@ -120,11 +123,14 @@ unsigned api_body_parse(const char *body, size_t len, const char *content_type, 
         json_decref(empty);
         return 422;
     }
-    case PYJSON_NOT_UTF8: *detail = "There was an error parsing the body"; return 400;
+    case PYJSON_NOT_UTF8:
+        *detail = "There was an error parsing the body";
+        return 400;
     case PYJSON_TOO_DEEP:
         *detail = "There was an error parsing the body"; /* FastAPI's words for RecursionError */
         return 400;
-    case PYJSON_NOMEM: break;
+    case PYJSON_NOMEM:
+        break;
     }
     *detail = "Internal Server Error: out of memory";
     return 500;
@@ -136,8 +142,10 @@ bool api_read_body(http_req *r, json_t **out) {
     unsigned status =
         api_body_parse(r->body, r->body_len, http_header(r, "content-type"), out, &errors, &detail);
     if (status == 0) return true;
-    if (errors) api_reply_errors(r, errors);
-    else http_reply_detail(r, status, detail);
+    if (errors)
+        api_reply_errors(r, errors);
+    else
+        http_reply_detail(r, status, detail);
     return false;
 }
 
@@ -198,26 +206,34 @@ void api_kopt_dec(jw *w, const char *k, opt_dec v) {
 }
 void api_kopt_time(jw *w, const char *k, opt_time v) {
     jw_key(w, k);
-    if (v.set) jw_time(w, v.v);
-    else jw_null(w);
+    if (v.set)
+        jw_time(w, v.v);
+    else
+        jw_null(w);
 }
 static void kopt_bool(jw *w, const char *k, opt_bool v) {
     jw_key(w, k);
-    if (v >= 0) jw_bool(w, v);
-    else jw_null(w);
+    if (v >= 0)
+        jw_bool(w, v);
+    else
+        jw_null(w);
 }
 /* a stored JSON text, or `dflt` (raw JSON) when there is none */
 static void kjson(jw *w, const char *k, const char *text, const char *dflt) {
     jw_key(w, k);
-    if (text) jw_raw(w, text, mstr_len(text));
-    else jw_raw(w, dflt, strlen(dflt));
+    if (text)
+        jw_raw(w, text, mstr_len(text));
+    else
+        jw_raw(w, dflt, strlen(dflt));
 }
 
 /* a model string, NUL characters included, or null */
 void api_kmstr(jw *w, const char *k, const char *s) {
     jw_key(w, k);
-    if (s) jw_strn(w, s, mstr_len(s));
-    else jw_null(w);
+    if (s)
+        jw_strn(w, s, mstr_len(s));
+    else
+        jw_null(w);
 }
 
 /* The reference's SingleEntitlementCustomerResponseSchema fields first, then

@@ -23,13 +23,15 @@ int api_key_new(char *key_out, size_t cap, char *id_out, uint8_t hash_out[32]) {
     sec[32] = 0;
     size_t n = 0;
     n += (size_t)snprintf(key_out, cap, "ek_");
-    for (size_t i = 0; i < sizeof idb; i++) n += (size_t)snprintf(key_out + n, cap - n, "%02x", idb[i]);
+    for (size_t i = 0; i < sizeof idb; i++)
+        n += (size_t)snprintf(key_out + n, cap - n, "%02x", idb[i]);
     memcpy(id_out, key_out + 3, KEY_ID_HEX);
     id_out[KEY_ID_HEX] = '\0';
     key_out[n++] = '_';
     /* 32 bytes -> 43 base64url characters (the last group holds 2 bytes) */
     for (size_t i = 0; i < 32; i += 3) {
-        uint32_t v = (uint32_t)sec[i] << 16 | (uint32_t)sec[i + 1] << 8 | (i + 2 < 32 ? sec[i + 2] : 0);
+        uint32_t v =
+            (uint32_t)sec[i] << 16 | (uint32_t)sec[i + 1] << 8 | (i + 2 < 32 ? sec[i + 2] : 0);
         key_out[n++] = b64[(v >> 18) & 63];
         key_out[n++] = b64[(v >> 12) & 63];
         key_out[n++] = b64[(v >> 6) & 63];
@@ -50,8 +52,8 @@ bool api_authorize(void *appv, http_req *r) {
     }
     char id[KEY_ID_HEX + 1];
     /* strlen: a NUL byte inside the header ends the C string early */
-    if (strlen(key) != klen || klen > API_KEY_MAX || klen < 3 + KEY_ID_HEX + 1 || strncmp(key, "ek_", 3) != 0 ||
-        key[3 + KEY_ID_HEX] != '_') {
+    if (strlen(key) != klen || klen > API_KEY_MAX || klen < 3 + KEY_ID_HEX + 1 ||
+        strncmp(key, "ek_", 3) != 0 || key[3 + KEY_ID_HEX] != '_') {
         http_reply_detail(r, 401, "Invalid API key");
         return false;
     }

@@ -82,7 +82,8 @@ void api_consume_body(json_t *body, json_t *errors, vval *v) {
         validate_error(errors, "greater_than", validate_loc("body", "quantity", NULL),
                        "Input should be greater than 0", v[K_QTY].json,
                        json_pack("{s:i}", "gt", 0));
-    json_array_foreach(mine, i, item) if (!loc_is(item, "quantity")) json_array_append(errors, item);
+    json_array_foreach(mine, i, item) if (!loc_is(item, "quantity"))
+        json_array_append(errors, item);
     json_decref(mine);
     const char *key;
     json_t *val;

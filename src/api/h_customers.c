@@ -54,16 +54,29 @@ static const vfield CREATE[F_COUNT] = {
     [F_NAME] = {.name = "customer_name", .type = V_STR, .required = true},
     [F_EXTERNAL_ID] = {.name = "external_id", .type = V_STR, .nullable = true, .max_length = 255},
     [F_CUSTOM_DATA] = {.name = "custom_data", .type = V_DICT},
-    [F_ADDRESS] = {.name = "address", .type = V_MODEL, .class_name = "Address", .sub = ADDRESS,
+    [F_ADDRESS] = {.name = "address",
+                   .type = V_MODEL,
+                   .class_name = "Address",
+                   .sub = ADDRESS,
                    .nsub = N(ADDRESS)},
-    [F_SHIP_TO] = {.name = "ship_to_address", .type = V_MODEL, .class_name = "Address",
-                   .sub = ADDRESS, .nsub = N(ADDRESS)},
-    [F_TAX_INFO] = {.name = "tax_info", .type = V_LIST_MODEL, .nullable = true,
-                    .class_name = "TaxId", .sub = TAX_ID, .nsub = N(TAX_ID)},
+    [F_SHIP_TO] = {.name = "ship_to_address",
+                   .type = V_MODEL,
+                   .class_name = "Address",
+                   .sub = ADDRESS,
+                   .nsub = N(ADDRESS)},
+    [F_TAX_INFO] = {.name = "tax_info",
+                    .type = V_LIST_MODEL,
+                    .nullable = true,
+                    .class_name = "TaxId",
+                    .sub = TAX_ID,
+                    .nsub = N(TAX_ID)},
     [F_EMAIL] = {.name = "email", .type = V_EMAIL, .nullable = true},
     [F_PHONE] = {.name = "phone_number", .type = V_STR, .nullable = true},
-    [F_CONNECTOR] = {.name = "connector", .type = V_MODEL, .class_name = "ConnectorInfo",
-                     .sub = CONNECTOR, .nsub = N(CONNECTOR)},
+    [F_CONNECTOR] = {.name = "connector",
+                     .type = V_MODEL,
+                     .class_name = "ConnectorInfo",
+                     .sub = CONNECTOR,
+                     .nsub = N(CONNECTOR)},
     [F_COMMS] = {.name = "communications_enabled", .type = V_BOOL, .nullable = true},
     [F_AUTOCHARGE] = {.name = "auto_charge_enabled", .type = V_BOOL, .nullable = true},
     [F_BUSINESS_ENTITY] = {.name = "business_entity_id", .type = V_UUID, .nullable = true},
@@ -114,8 +127,7 @@ void h_customer_create(void *appv, http_req *r) {
     c.external_id = validate_strdup(&v[F_EXTERNAL_ID], &CREATE[F_EXTERNAL_ID], &oom);
     c.email = validate_strdup(&v[F_EMAIL], &CREATE[F_EMAIL], &oom);
     c.phone_number = validate_strdup(&v[F_PHONE], &CREATE[F_PHONE], &oom);
-    c.business_entity_id =
-        validate_strdup(&v[F_BUSINESS_ENTITY], &CREATE[F_BUSINESS_ENTITY], &oom);
+    c.business_entity_id = validate_strdup(&v[F_BUSINESS_ENTITY], &CREATE[F_BUSINESS_ENTITY], &oom);
     c.communications_enabled = opt_b(&v[F_COMMS], 1);
     c.auto_charge_enabled = opt_b(&v[F_AUTOCHARGE], 1);
     c.custom_data = json_text(&v[F_CUSTOM_DATA], &oom);
@@ -161,16 +173,32 @@ static const vfield UPDATE[F_COUNT] = {
     [F_NAME] = {.name = "customer_name", .type = V_STR, .nullable = true},
     [F_EXTERNAL_ID] = {.name = "external_id", .type = V_STR, .nullable = true, .max_length = 255},
     [F_CUSTOM_DATA] = {.name = "custom_data", .type = V_DICT, .nullable = true},
-    [F_ADDRESS] = {.name = "address", .type = V_MODEL, .nullable = true, .class_name = "Address", .sub = ADDRESS,
+    [F_ADDRESS] = {.name = "address",
+                   .type = V_MODEL,
+                   .nullable = true,
+                   .class_name = "Address",
+                   .sub = ADDRESS,
                    .nsub = N(ADDRESS)},
-    [F_SHIP_TO] = {.name = "ship_to_address", .type = V_MODEL, .nullable = true, .class_name = "Address",
-                   .sub = ADDRESS, .nsub = N(ADDRESS)},
-    [F_TAX_INFO] = {.name = "tax_info", .type = V_LIST_MODEL, .nullable = true,
-                    .class_name = "TaxId", .sub = TAX_ID, .nsub = N(TAX_ID)},
+    [F_SHIP_TO] = {.name = "ship_to_address",
+                   .type = V_MODEL,
+                   .nullable = true,
+                   .class_name = "Address",
+                   .sub = ADDRESS,
+                   .nsub = N(ADDRESS)},
+    [F_TAX_INFO] = {.name = "tax_info",
+                    .type = V_LIST_MODEL,
+                    .nullable = true,
+                    .class_name = "TaxId",
+                    .sub = TAX_ID,
+                    .nsub = N(TAX_ID)},
     [F_EMAIL] = {.name = "email", .type = V_EMAIL, .nullable = true},
     [F_PHONE] = {.name = "phone_number", .type = V_STR, .nullable = true},
-    [F_CONNECTOR] = {.name = "connector", .type = V_MODEL, .nullable = true, .class_name = "ConnectorInfo",
-                     .sub = CONNECTOR, .nsub = N(CONNECTOR)},
+    [F_CONNECTOR] = {.name = "connector",
+                     .type = V_MODEL,
+                     .nullable = true,
+                     .class_name = "ConnectorInfo",
+                     .sub = CONNECTOR,
+                     .nsub = N(CONNECTOR)},
     [F_COMMS] = {.name = "communications_enabled", .type = V_BOOL, .nullable = true},
     [F_AUTOCHARGE] = {.name = "auto_charge_enabled", .type = V_BOOL, .nullable = true},
     [F_BUSINESS_ENTITY] = {.name = "business_entity_id", .type = V_UUID, .nullable = true},
@@ -216,16 +244,23 @@ static char *merge_address(const char *stored, const json_t *patch, int *oom) {
 static void apply_cust(void *ctx, model_customer *c) {
     cust_patch *p = ctx;
     char **fields[F_COUNT] = {
-        [F_NAME] = &c->customer_name,   [F_EXTERNAL_ID] = &c->external_id,
-        [F_CUSTOM_DATA] = &c->custom_data, [F_ADDRESS] = &c->address,
-        [F_SHIP_TO] = &c->ship_to_address, [F_TAX_INFO] = &c->tax_info,
-        [F_EMAIL] = &c->email,          [F_PHONE] = &c->phone_number,
-        [F_CONNECTOR] = &c->connector,  [F_BUSINESS_ENTITY] = &c->business_entity_id,
+        [F_NAME] = &c->customer_name,
+        [F_EXTERNAL_ID] = &c->external_id,
+        [F_CUSTOM_DATA] = &c->custom_data,
+        [F_ADDRESS] = &c->address,
+        [F_SHIP_TO] = &c->ship_to_address,
+        [F_TAX_INFO] = &c->tax_info,
+        [F_EMAIL] = &c->email,
+        [F_PHONE] = &c->phone_number,
+        [F_CONNECTOR] = &c->connector,
+        [F_BUSINESS_ENTITY] = &c->business_entity_id,
     };
     for (int i = 0; i < F_COUNT; i++) {
         if (!p->v[i].present) continue;
-        if (i == F_COMMS) c->communications_enabled = opt_b(&p->v[i], -1);
-        else if (i == F_AUTOCHARGE) c->auto_charge_enabled = opt_b(&p->v[i], -1);
+        if (i == F_COMMS)
+            c->communications_enabled = opt_b(&p->v[i], -1);
+        else if (i == F_AUTOCHARGE)
+            c->auto_charge_enabled = opt_b(&p->v[i], -1);
         else if ((i == F_ADDRESS || i == F_SHIP_TO) && !p->v[i].null) {
             char *m = merge_address(*fields[i], p->v[i].json, &p->oom);
             if (!m) continue; /* p->oom: the handler answers 500, nothing is kept */
@@ -286,7 +321,8 @@ void h_customer_update(void *appv, http_req *r) {
     }
     api_write_end(app, r, held);
 out:
-    for (int i = 0; i < F_COUNT; i++) mstr_free(p.text[i]);
+    for (int i = 0; i < F_COUNT; i++)
+        mstr_free(p.text[i]);
     json_decref(errors);
     json_decref(body);
 }

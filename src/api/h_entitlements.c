@@ -103,8 +103,10 @@ typedef struct {
  * null clears, and the new texts move into the row. */
 static void apply_ent(void *ctx, model_entitlement *e) {
     ent_patch *p = ctx;
-    char **fields[U_COUNT] = {[U_NAME] = &e->name, [U_DESCRIPTION] = &e->description,
-                              [U_TYPE] = &e->entitlement_type, [U_UNITS] = &e->units,
+    char **fields[U_COUNT] = {[U_NAME] = &e->name,
+                              [U_DESCRIPTION] = &e->description,
+                              [U_TYPE] = &e->entitlement_type,
+                              [U_UNITS] = &e->units,
                               [U_PRODUCT] = &e->product_id};
     for (int i = 0; i < U_COUNT; i++) {
         if (!p->v[i].present) continue;
@@ -150,7 +152,8 @@ void h_entitlement_update(void *appv, http_req *r) {
     }
     api_write_end(app, r, held);
 out:
-    for (int i = 0; i < U_COUNT; i++) mstr_free(p.text[i]);
+    for (int i = 0; i < U_COUNT; i++)
+        mstr_free(p.text[i]);
     json_decref(errors);
     json_decref(body);
 }
@@ -164,8 +167,9 @@ void h_entitlement_delete(void *appv, http_req *r) {
     if (!api_write_begin(app, r, &held)) return;
     store_rc rc = store_entitlement_delete(app->st, r->org, id, &e);
     if (rc == STORE_CONFLICT) {
-        http_reply_detail(r, 409, "The entitlement is granted to customers: delete its customer "
-                                  "entitlements first");
+        http_reply_detail(r, 409,
+                          "The entitlement is granted to customers: delete its customer "
+                          "entitlements first");
     } else if (rc != STORE_OK) {
         api_reply_store(r, rc, "Entitlement");
     } else {

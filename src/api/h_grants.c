@@ -110,8 +110,7 @@ static opt_dec opt_q(const vval *v) {
 static void window_check(json_t *errors, const vval *active, const vval *expiry) {
     if (active->present && !active->null && expiry->present && !expiry->null &&
         active->time > expiry->time)
-        value_error(errors, "active_from", "active_from must not be after expiry_at",
-                    active->json);
+        value_error(errors, "active_from", "active_from must not be after expiry_at", active->json);
 }
 
 void h_grant_create(void *appv, http_req *r) {
@@ -184,8 +183,8 @@ void h_grant_create(void *appv, http_req *r) {
     api_reply_grant(r, &g);
     if (r->status != 200) goto out;
     if ((rc = store_grant_create(app->st, r->org, &g, g.created_at, &m)) != STORE_OK)
-        api_reply_store(r, rc, rc == STORE_NOT_FOUND ? "Entitlement or customer"
-                                                     : "Customer entitlement");
+        api_reply_store(r, rc,
+                        rc == STORE_NOT_FOUND ? "Entitlement or customer" : "Customer entitlement");
 out:
     model_grant_clear(&g);
     model_entitlement_clear(&e);
@@ -259,8 +258,8 @@ void h_grant_update(void *appv, http_req *r) {
     if (!api_read_body(r, &body)) goto out;
     const char *ps[3] = {http_param(r, "entitlement_id"), http_param(r, "customer_id"),
                          http_param(r, "ec_id")};
-    errors = api_grant_patch_check(ps[0] ? ps[0] : "", ps[1] ? ps[1] : "", ps[2] ? ps[2] : "",
-                                   body, ent, cust, id, &p, &active_in, &expiry_in);
+    errors = api_grant_patch_check(ps[0] ? ps[0] : "", ps[1] ? ps[1] : "", ps[2] ? ps[2] : "", body,
+                                   ent, cust, id, &p, &active_in, &expiry_in);
     if (json_array_size(errors)) {
         api_reply_errors(r, errors);
         errors = NULL;
@@ -323,8 +322,10 @@ static bool total_arg(void *cls, const char *key, const char *value, size_t len)
     total_args *a = cls;
     if (value && strlen(value) != len) /* a NUL inside: no integer ends there */
         value = "\x01";
-    if (strcmp(key, "start_date") == 0) a->start = value ? value : "";
-    else if (strcmp(key, "end_date") == 0) a->end = value ? value : "";
+    if (strcmp(key, "start_date") == 0)
+        a->start = value ? value : "";
+    else if (strcmp(key, "end_date") == 0)
+        a->end = value ? value : "";
     else {
         json_t *in = json_string(value ? value : "");
         validate_error(a->errors, "extra_forbidden", validate_loc("query", key, NULL),

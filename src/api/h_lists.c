@@ -45,7 +45,7 @@ static const char *const CUST_SORTS[] = {"created_at", "id", "customer_name", NU
 static const list_spec CUST_SPEC = {LIST_CUSTOMERS, CUST_Q, CUST_SORTS, true, 10,
                                     false,          false,  true,       true};
 
-static const char *const GRANT_SORTS[] = {"created_at", "id", "quantity", "quantity_used",
+static const char *const GRANT_SORTS[] = {"created_at",  "id",        "quantity", "quantity_used",
                                           "active_from", "expiry_at", NULL};
 
 /* Every filter of the reference's list of a customer's rows. */
@@ -83,12 +83,9 @@ static const list_spec BAL_SPEC = {LIST_GRANTS, BAL_Q, GRANT_SORTS, false, 50,
 static const char *const KINDS[] = {"create", "update", "consume", "delete", NULL};
 #define RANGE (QO(LOP_GT) | QO(LOP_GTE) | QO(LOP_LT) | QO(LOP_LTE))
 static const qfield LEDGER_Q[] = {
-    {"entitlement", NULL, QF_UUID, EQ_IN, NULL},
-    {"row", NULL, QF_UUID, QO(LOP_EQ), NULL},
-    {"kind", NULL, QF_ENUM, EQ_IN, KINDS},
-    {"seq", NULL, QF_NUM, RANGE, NULL},
-    {"at", NULL, QF_TIME, RANGE, NULL},
-    {NULL, NULL, 0, 0, NULL},
+    {"entitlement", NULL, QF_UUID, EQ_IN, NULL}, {"row", NULL, QF_UUID, QO(LOP_EQ), NULL},
+    {"kind", NULL, QF_ENUM, EQ_IN, KINDS},       {"seq", NULL, QF_NUM, RANGE, NULL},
+    {"at", NULL, QF_TIME, RANGE, NULL},          {NULL, NULL, 0, 0, NULL},
 };
 static const char *const LEDGER_SORTS[] = {"seq", NULL};
 static const list_spec LEDGER_SPEC = {LIST_LEDGER, LEDGER_Q, LEDGER_SORTS, false, 50,
@@ -184,14 +181,16 @@ typedef enum { ENV_RESULTS, ENV_CUSTOMERS, ENV_BALANCES } envelope;
 
 static void cursor_member(jw *w, const char *key, char *cursor) {
     jw_key(w, key);
-    if (cursor) jw_str(w, cursor);
-    else jw_null(w);
+    if (cursor)
+        jw_str(w, cursor);
+    else
+        jw_null(w);
     free(cursor);
 }
 
 /* Run the list and answer the page with its envelope. */
-static void run_list(api_app *app, http_req *r, const list_spec *spec, list_params *p,
-                     item_fn item, envelope env) {
+static void run_list(api_app *app, http_req *r, const list_spec *spec, list_params *p, item_fn item,
+                     envelope env) {
     list_result res;
     store_rc rc = store_list(app->st, &p->q, &res);
     if (rc != STORE_OK) {
@@ -217,7 +216,8 @@ static void run_list(api_app *app, http_req *r, const list_spec *spec, list_para
     jw_obj_begin(&w);
     jw_key(&w, env == ENV_CUSTOMERS ? "data" : "results");
     jw_arr_begin(&w);
-    for (size_t k = 0; k < n; k++) item(&w, &res, back ? n - 1 - k : k, p);
+    for (size_t k = 0; k < n; k++)
+        item(&w, &res, back ? n - 1 - k : k, p);
     jw_arr_end(&w);
     cursor_member(&w, "next", next);
     cursor_member(&w, "previous", prev);

@@ -44,8 +44,10 @@ static bool key_ok(http_req *r, const char *key, size_t n) {
     char *echo = malloc(cap);
     for (size_t i = 0; echo && i < n; i++) {
         unsigned char c = (unsigned char)key[i];
-        if (c < 0x80) echo[k++] = (char)c;
-        else memcpy(echo + k, "\xef\xbf\xbd", 3), k += 3;
+        if (c < 0x80)
+            echo[k++] = (char)c;
+        else
+            memcpy(echo + k, "\xef\xbf\xbd", 3), k += 3;
     }
     json_t *input = echo ? json_stringn(echo, k) : NULL;
     free(echo);

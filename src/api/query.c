@@ -17,8 +17,8 @@
 #define CURSOR_MAX (48u << 10)
 
 static const char *const SUFFIX[] = {
-    [LOP_EQ] = "", [LOP_IN] = "in", [LOP_ISNULL] = "isnull", [LOP_GT] = "gt",
-    [LOP_GTE] = "gte", [LOP_LT] = "lt", [LOP_LTE] = "lte", [LOP_NEQ] = "neq",
+    [LOP_EQ] = "",         [LOP_IN] = "in",     [LOP_ISNULL] = "isnull", [LOP_GT] = "gt",
+    [LOP_GTE] = "gte",     [LOP_LT] = "lt",     [LOP_LTE] = "lte",       [LOP_NEQ] = "neq",
     [LOP_ILIKE] = "ilike", [LOP_LIKE] = "like",
 };
 
@@ -49,9 +49,9 @@ static void value_error(json_t *errors, const char *name, const char *what, cons
 }
 
 /* One value of a filter, validated as pydantic would validate the parameter. */
-static bool one_value(parse_ctx *c, const char *name, const qfield *f, const char *text,
-                      size_t len, list_value *out) {
-    static const vtype VT[] = {[QF_UUID] = V_UUID, [QF_TEXT] = V_STR, [QF_NUM] = V_NUM,
+static bool one_value(parse_ctx *c, const char *name, const qfield *f, const char *text, size_t len,
+                      list_value *out) {
+    static const vtype VT[] = {[QF_UUID] = V_UUID, [QF_TEXT] = V_STR,  [QF_NUM] = V_NUM,
                                [QF_TIME] = V_TIME, [QF_BOOL] = V_BOOL, [QF_ENUM] = V_ENUM};
     vfield vf = {.name = name, .type = VT[f->type], .choices = f->choices};
     json_t *js = json_stringn(text, len);
@@ -82,9 +82,15 @@ static bool one_value(parse_ctx *c, const char *name, const qfield *f, const cha
             out->s = text;
             out->len = len;
             break;
-        case QF_NUM: out->type = LV_NUM, out->n = v.num; break;
-        case QF_TIME: out->type = LV_TIME, out->t = v.time; break;
-        case QF_BOOL: out->type = LV_BOOL, out->b = v.b; break;
+        case QF_NUM:
+            out->type = LV_NUM, out->n = v.num;
+            break;
+        case QF_TIME:
+            out->type = LV_TIME, out->t = v.time;
+            break;
+        case QF_BOOL:
+            out->type = LV_BOOL, out->b = v.b;
+            break;
         }
     }
     json_decref(js);
@@ -101,7 +107,8 @@ static list_value *new_values(list_params *p, size_t n) {
 /* A filter parameter "field" or "field__op". */
 static bool filter_param(parse_ctx *c, const char *key, const char *value, size_t vlen) {
     const char *sep = strstr(key, "__");
-    while (sep && strstr(sep + 2, "__")) sep = strstr(sep + 2, "__");
+    while (sep && strstr(sep + 2, "__"))
+        sep = strstr(sep + 2, "__");
     list_op op = LOP_EQ;
     size_t base = strlen(key);
     if (sep) {
@@ -113,8 +120,7 @@ static bool filter_param(parse_ctx *c, const char *key, const char *value, size_
     }
     const qfield *f = NULL;
     for (const qfield *q = c->spec->fields; q->name; q++)
-        if (strlen(q->name) == base && strncmp(q->name, key, base) == 0 && (q->ops & QO(op)))
-            f = q;
+        if (strlen(q->name) == base && strncmp(q->name, key, base) == 0 && (q->ops & QO(op))) f = q;
     if (!f) {
         qerror(c->errors, key, "extra_forbidden", "Extra inputs are not permitted", value, NULL);
         return true;
@@ -133,7 +139,8 @@ static bool filter_param(parse_ctx *c, const char *key, const char *value, size_
     bool ok = true;
     if (op == LOP_IN) {
         size_t n = 1;
-        for (size_t i = 0; i < vlen; i++) n += text[i] == ',';
+        for (size_t i = 0; i < vlen; i++)
+            n += text[i] == ',';
         if (n > LIST_MAX_IN) {
             char what[96];
             snprintf(what, sizeof what, "at most %d values", LIST_MAX_IN);
@@ -178,10 +185,11 @@ static bool each_param(void *cls, const char *key, const char *value, size_t vle
     parse_ctx *c = cls;
     /* read as C strings, so a NUL would cut them short; search and the
      * filters carry their length and may hold NUL characters */
-    static const char *const CONTROLS[] = {"cursor", "limit", "order", "sort_key", "sort_type",
-                                           "populate", NULL};
+    static const char *const CONTROLS[] = {"cursor",    "limit",    "order", "sort_key",
+                                           "sort_type", "populate", NULL};
     bool control = false;
-    for (int i = 0; CONTROLS[i]; i++) control |= strcmp(key, CONTROLS[i]) == 0;
+    for (int i = 0; CONTROLS[i]; i++)
+        control |= strcmp(key, CONTROLS[i]) == 0;
     if (control && value && strlen(value) != vlen) {
         /* these are read as C strings, which would end at the NUL */
         value_error(c->errors, key, "the value must not contain NUL characters", value);
@@ -196,32 +204,40 @@ static bool each_param(void *cls, const char *key, const char *value, size_t vle
         }
         json_decref(js);
     }
-    if (strcmp(key, "cursor") == 0) c->cursor = value ? value : "";
-    else if (strcmp(key, "limit") == 0) c->limit = value ? value : "";
-    else if (strcmp(key, "order") == 0) c->order = value ? value : "";
-    else if (strcmp(key, "sort_key") == 0) c->sort_key = value ? value : "";
-    else if (strcmp(key, "sort_type") == 0) c->sort_type = value ? value : "";
+    if (strcmp(key, "cursor") == 0)
+        c->cursor = value ? value : "";
+    else if (strcmp(key, "limit") == 0)
+        c->limit = value ? value : "";
+    else if (strcmp(key, "order") == 0)
+        c->order = value ? value : "";
+    else if (strcmp(key, "sort_key") == 0)
+        c->sort_key = value ? value : "";
+    else if (strcmp(key, "sort_type") == 0)
+        c->sort_type = value ? value : "";
     else if (strcmp(key, "search") == 0 && c->spec->kind != LIST_LEDGER) {
         c->p->q.search = value ? value : "";
         c->p->q.search_len = value ? vlen : 0;
     } else if (ranked) {
         c->rank = value ? value : "";
         c->rank_len = value ? vlen : 0;
-    } else if (strcmp(key, "populate") == 0 && c->spec->populate) c->populate = value ? value : "";
+    } else if (strcmp(key, "populate") == 0 && c->spec->populate)
+        c->populate = value ? value : "";
     else if (c->spec->expand && (strcmp(key, "expand") == 0 || strcmp(key, "apiversion") == 0)) {
         /* the reference's customer list takes these; entitled has no
          * expansions or versions, so they change nothing */
-    }
-    else return filter_param(c, key, value, value ? vlen : 0);
+    } else
+        return filter_param(c, key, value, value ? vlen : 0);
     return true;
 }
 
 /* pydantic's lax int from a string: whitespace, a sign, digits with single
  * underscores between them, and a fraction of zeros ("1.0"). */
 bool query_int(const char *s, int64_t *out) {
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
     size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')) n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+        n--;
     size_t i = 0;
     int neg = 0;
     if (i < n && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
@@ -242,7 +258,8 @@ bool query_int(const char *s, int64_t *out) {
     if (!digits) return false;
     if (i < n && s[i] == '.') {
         i++;
-        while (i < n && s[i] == '0') i++;
+        while (i < n && s[i] == '0')
+            i++;
     }
     if (i != n) return false;
     *out = neg ? -v : v;
@@ -371,9 +388,12 @@ char *query_cursor(const list_params *p, const list_result *res, size_t i, bool 
     if (n < 0 || (size_t)n >= cap) goto out;
     size_t len = (size_t)n;
     if (ranked) len += (size_t)snprintf(raw + len, cap - len, "%d|", res->ranks[i] % 10);
-    if (!set) len += (size_t)snprintf(raw + len, cap - len, "-");
-    else if (v.type == LV_TIME) len += (size_t)snprintf(raw + len, cap - len, "t%lld", (long long)v.t);
-    else if (v.type == LV_DEC) len += (size_t)snprintf(raw + len, cap - len, "q%lld", (long long)v.d);
+    if (!set)
+        len += (size_t)snprintf(raw + len, cap - len, "-");
+    else if (v.type == LV_TIME)
+        len += (size_t)snprintf(raw + len, cap - len, "t%lld", (long long)v.t);
+    else if (v.type == LV_DEC)
+        len += (size_t)snprintf(raw + len, cap - len, "q%lld", (long long)v.d);
     else {
         raw[len++] = 's';
         memcpy(raw + len, v.s, v.len);
@@ -423,8 +443,7 @@ static bool read_cursor(parse_ctx *c, const char *text) {
     if (uid_canon(f[4], strlen(f[4]), canon) != 0 || strcmp(canon, f[4]) != 0) goto bad;
     if (strcmp(f[1], p->q.sort) != 0 || (f[2][0] == 'd') != p->q.desc ||
         ranked != (p->q.rank_text != NULL)) {
-        value_error(c->errors, "cursor",
-                    "the cursor belongs to another sort", text);
+        value_error(c->errors, "cursor", "the cursor belongs to another sort", text);
         return false;
     }
     char *end;
@@ -501,8 +520,8 @@ json_t *query_parse_args(query_args_fn each, void *src, const char *org, const l
         char msg[96];
         if (!query_int(c.limit, &v)) {
             qerror(errors, "limit", "int_parsing",
-                   "Input should be a valid integer, unable to parse string as an integer",
-                   c.limit, NULL);
+                   "Input should be a valid integer, unable to parse string as an integer", c.limit,
+                   NULL);
         } else if (v < 1 || v > 100) {
             json_t *ctx = json_object();
             json_object_set_new(ctx, v < 1 ? "ge" : "le", json_integer(v < 1 ? 1 : 100));
@@ -518,7 +537,8 @@ json_t *query_parse_args(query_args_fn each, void *src, const char *org, const l
         if (in_list(spec->sorts, c.sort_key)) {
             p->q.sort = c.sort_key;
             p->q.desc = false; /* sort_type's default: asc */
-        } else enum_error(errors, "sort_key", spec->sorts, c.sort_key);
+        } else
+            enum_error(errors, "sort_key", spec->sorts, c.sort_key);
     } else if (c.order) {
         const char *k = c.order[0] == '-' ? c.order + 1 : c.order;
         if (in_list(spec->sorts, k)) {
@@ -531,19 +551,26 @@ json_t *query_parse_args(query_args_fn each, void *src, const char *org, const l
     }
     if (c.sort_type) {
         static const char *const TYPES[] = {"asc", "desc", NULL};
-        if (in_list(TYPES, c.sort_type)) p->q.desc = strcmp(c.sort_type, "desc") == 0;
-        else enum_error(errors, "sort_type", TYPES, c.sort_type);
+        if (in_list(TYPES, c.sort_type))
+            p->q.desc = strcmp(c.sort_type, "desc") == 0;
+        else
+            enum_error(errors, "sort_type", TYPES, c.sort_type);
     }
     if (c.populate) {
         /* names, each once or more, between single commas */
         bool ok = *c.populate;
         for (const char *t = c.populate; ok;) {
             size_t n = strcspn(t, ",");
-            if (n == 8 && memcmp(t, "customer", n) == 0) p->populate_customer = true;
-            else if (n == 7 && memcmp(t, "product", n) == 0) p->populate_product = true;
-            else if (n == 8 && memcmp(t, "contract", n) == 0) p->populate_contract = true;
-            else if (n == 7 && memcmp(t, "invoice", n) == 0) p->populate_invoice = true;
-            else ok = false;
+            if (n == 8 && memcmp(t, "customer", n) == 0)
+                p->populate_customer = true;
+            else if (n == 7 && memcmp(t, "product", n) == 0)
+                p->populate_product = true;
+            else if (n == 8 && memcmp(t, "contract", n) == 0)
+                p->populate_contract = true;
+            else if (n == 7 && memcmp(t, "invoice", n) == 0)
+                p->populate_invoice = true;
+            else
+                ok = false;
             if (!t[n]) break;
             t += n + 1;
         }
@@ -560,6 +587,7 @@ json_t *query_parse_args(query_args_fn each, void *src, const char *org, const l
 }
 
 void list_params_free(list_params *p) {
-    for (size_t i = 0; i < p->nowned; i++) free(p->owned[i]);
+    for (size_t i = 0; i < p->nowned; i++)
+        free(p->owned[i]);
     p->nowned = 0;
 }

@@ -24,11 +24,11 @@ typedef struct {
 
 typedef struct {
     list_kind kind;
-    const qfield *fields; /* NULL-name terminated */
+    const qfield *fields;     /* NULL-name terminated */
     const char *const *sorts; /* NULL-terminated sortable fields, the first the default */
     bool default_desc;
     int default_limit;
-    bool populate; /* accepts populate=customer,product,contract,invoice */
+    bool populate;         /* accepts populate=customer,product,contract,invoice */
     bool search_customers; /* search covers the customer's name too */
     bool expand;           /* accepts (and ignores) the reference's apiversion and expand */
     /* the customer lists: search takes field=value pairs (query_search_fields),
@@ -63,10 +63,8 @@ json_t *query_parse(http_req *r, const list_spec *spec, int64_t now, list_params
 
 /* A source of query arguments: calls `fn` for each in order, as
  * http_query_each() does (which is the source query_parse() uses). */
-typedef size_t (*query_args_fn)(void *src,
-                                bool (*fn)(void *cls, const char *key, const char *value,
-                                           size_t len),
-                                void *cls);
+typedef size_t (*query_args_fn)(
+    void *src, bool (*fn)(void *cls, const char *key, const char *value, size_t len), void *cls);
 /* query_parse() on arguments from `each`, for the caller's organisation
  * `org`: query_parse() itself is this on the request's arguments. Apart so
  * that the query fuzzer (fuzz/fuzz_query.c) runs the real parser without a

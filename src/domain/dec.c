@@ -35,7 +35,8 @@ static bool dec_scan(const char *s, size_t len, dec_sum *raw, bool *inexact, boo
         any = true;
         if (point) e10--;
         if (nd == 0 && c == '0') continue;
-        if (nd < sizeof dig) dig[nd++] = c;
+        if (nd < sizeof dig)
+            dig[nd++] = c;
         else if (point) {
             e10++; /* a fractional digit past the buffer: dropped */
             if (c != '0') dropped_nonzero = true;
@@ -71,13 +72,16 @@ static bool dec_scan(const char *s, size_t len, dec_sum *raw, bool *inexact, boo
     if (nd > 0 && (long)nd + k > SCAN_CAP_DIGITS) {
         *big = true;
         v = 1;
-        for (int j = 0; j < SCAN_CAP_DIGITS; j++) v *= 10;
+        for (int j = 0; j < SCAN_CAP_DIGITS; j++)
+            v *= 10;
     } else {
         long keep = k >= 0 ? (long)nd : (long)nd + k; /* digits left of the millionths point */
         if (k < 0 && nd > 0) *inexact = true; /* trailing zeros are gone: a nonzero digit drops */
         if (k < 0 && keep >= 0 && keep < (long)nd) *half = dig[keep] >= '5';
-        for (long j = 0; j < keep; j++) v = v * 10 + (dig[j] - '0');
-        for (long j = 0; j < k && nd > 0; j++) v *= 10;
+        for (long j = 0; j < keep; j++)
+            v = v * 10 + (dig[j] - '0');
+        for (long j = 0; j < k && nd > 0; j++)
+            v *= 10;
     }
     *raw = neg ? -v : v;
     return true;
@@ -98,7 +102,8 @@ dec_rc dec_from_double(double d, dec *out) {
     size_t n = num_format(d, buf);
     dec_sum v;
     bool inexact, big, half;
-    if (!dec_scan(buf, n, &v, &inexact, &big, &half)) return DEC_ERR_SYNTAX; /* "null": not finite */
+    if (!dec_scan(buf, n, &v, &inexact, &big, &half))
+        return DEC_ERR_SYNTAX; /* "null": not finite */
     if (inexact) return DEC_ERR_PLACES;
     if (big || v > DEC_MAX || v < -DEC_MAX) return DEC_ERR_WHOLE;
     *out = (dec)v;
@@ -152,7 +157,8 @@ static size_t digits_of(dec_sum v, char *dig) {
         tmp[n++] = (char)('0' + (int)(u % 10));
         u /= 10;
     } while (u);
-    for (size_t i = 0; i < n; i++) dig[i] = tmp[n - 1 - i];
+    for (size_t i = 0; i < n; i++)
+        dig[i] = tmp[n - 1 - i];
     return n;
 }
 
@@ -163,10 +169,12 @@ size_t dec_plain(dec_sum v, char *buf) {
     if (nd <= DEC_PLACES) { /* 0.000xyz */
         buf[w++] = '0';
         size_t keep = nd;
-        while (keep > 0 && dig[keep - 1] == '0') keep--;
+        while (keep > 0 && dig[keep - 1] == '0')
+            keep--;
         if (keep) {
             buf[w++] = '.';
-            for (size_t i = nd; i < DEC_PLACES; i++) buf[w++] = '0';
+            for (size_t i = nd; i < DEC_PLACES; i++)
+                buf[w++] = '0';
             memcpy(buf + w, dig, keep);
             w += keep;
         }
@@ -174,7 +182,8 @@ size_t dec_plain(dec_sum v, char *buf) {
         size_t whole = nd - DEC_PLACES, keep = nd;
         memcpy(buf + w, dig, whole);
         w += whole;
-        while (keep > whole && dig[keep - 1] == '0') keep--;
+        while (keep > whole && dig[keep - 1] == '0')
+            keep--;
         if (keep > whole) {
             buf[w++] = '.';
             memcpy(buf + w, dig + whole, keep - whole);
@@ -219,7 +228,8 @@ size_t dec_format(dec_sum v, char *buf) {
         ex[ne++] = (char)('0' + ax % 10);
         ax /= 10;
     } while (ax);
-    while (ne) buf[w++] = ex[--ne];
+    while (ne)
+        buf[w++] = ex[--ne];
     buf[w] = '\0';
     return w;
 }

@@ -94,7 +94,7 @@ typedef struct {
     uint16_t port;
     unsigned threads;
     size_t max_body;
-    unsigned conn_timeout_s;   /* idle: no byte in either direction */
+    unsigned conn_timeout_s; /* idle: no byte in either direction */
     unsigned max_connections;
     unsigned request_timeout_s; /* to deliver a whole request, from the connection's opening or
                                    its previous answer */

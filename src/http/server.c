@@ -231,8 +231,10 @@ static void log_field(const char *in, size_t max, char *out, size_t cap) {
     size_t k = 0;
     for (size_t i = 0; in[i] && i < max && k + 5 < cap; i++) {
         unsigned char ch = (unsigned char)in[i];
-        if (ch <= 0x20 || ch == 0x7f || ch == '\\') k += (size_t)snprintf(out + k, cap - k, "\\x%02x", ch);
-        else out[k++] = (char)ch;
+        if (ch <= 0x20 || ch == 0x7f || ch == '\\')
+            k += (size_t)snprintf(out + k, cap - k, "\\x%02x", ch);
+        else
+            out[k++] = (char)ch;
     }
     out[k] = '\0';
 }
@@ -646,8 +648,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         refuse_closing(st);
         return send_answer(srv, c, r, false);
     }
-    if (srv->cfg.invoke) srv->cfg.invoke(srv->cfg.app, r);
-    else r->route->fn(srv->cfg.app, r);
+    if (srv->cfg.invoke)
+        srv->cfg.invoke(srv->cfg.app, r);
+    else
+        r->route->fn(srv->cfg.app, r);
     if (!r->status) http_reply_detail(r, 500, "Internal Server Error");
     if (st->held) {
         /* the write is not durable yet: park the connection, not the thread */

@@ -24,17 +24,28 @@ void store_close(store *s) {
 
 const char *store_rc_name(store_rc rc) {
     switch (rc) {
-    case STORE_OK: return "ok";
-    case STORE_NOT_FOUND: return "not found";
-    case STORE_CONFLICT: return "conflict";
-    case STORE_WINDOW: return "window";
-    case STORE_BUSY: return "busy";
-    case STORE_SHORT: return "short";
-    case STORE_DUPLICATE: return "duplicate";
-    case STORE_ERROR: return "error";
-    case STORE_UNKNOWN: return "outcome unknown";
-    case STORE_HALTED: return "halted";
-    case STORE_FULL: return "disk full";
+    case STORE_OK:
+        return "ok";
+    case STORE_NOT_FOUND:
+        return "not found";
+    case STORE_CONFLICT:
+        return "conflict";
+    case STORE_WINDOW:
+        return "window";
+    case STORE_BUSY:
+        return "busy";
+    case STORE_SHORT:
+        return "short";
+    case STORE_DUPLICATE:
+        return "duplicate";
+    case STORE_ERROR:
+        return "error";
+    case STORE_UNKNOWN:
+        return "outcome unknown";
+    case STORE_HALTED:
+        return "halted";
+    case STORE_FULL:
+        return "disk full";
     }
     return "?";
 }

@@ -95,7 +95,7 @@ typedef struct {
     const char *search; /* substring, case-insensitive; NULL for none */
     size_t search_len;
     bool search_customers; /* LIST_GRANTS: search the customer's name too */
-    const char *sort;   /* a sortable field; "created_at" by default */
+    const char *sort;      /* a sortable field; "created_at" by default */
     bool desc;
     /* Read after this position (exclusive), in reading order. */
     bool has_after;
@@ -104,8 +104,8 @@ typedef struct {
     char after_id[ID_BUF];
     bool backward; /* read towards the start: the reverse of the sort */
     int limit;
-    bool skip_total; /* the caller knows the total (a cursor carries it) */
-    int64_t now; /* LIST_UNIQUE: what "expired" is measured against */
+    bool skip_total;             /* the caller knows the total (a cursor carries it) */
+    int64_t now;                 /* LIST_UNIQUE: what "expired" is measured against */
     const char *unique_customer; /* LIST_UNIQUE: whose rows */
     /* LIST_CUSTOMERS: only customers whose name or external id contains
      * this text (as LOP_ILIKE matches), ranked before the sort: 0 when one
@@ -219,9 +219,9 @@ typedef struct {
 } store_idem;
 
 typedef struct {
-    size_t n;       /* rows read, at most limit (in reading order) */
-    bool more;      /* another row follows in reading order */
-    int64_t total;  /* rows matching the filters, ignoring the position */
+    size_t n;      /* rows read, at most limit (in reading order) */
+    bool more;     /* another row follows in reading order */
+    int64_t total; /* rows matching the filters, ignoring the position */
     model_entitlement *ents;
     model_customer *custs;
     list_grant *grants;
@@ -246,8 +246,8 @@ typedef struct store_ops {
     /* The organisation's keys in creation order (created_at, then id):
      * fn(cls, key) for each, false to stop (hash left zero: callers need
      * none). The caller checks that the organisation exists. */
-    store_rc (*apikey_list)(store *s, const char *org,
-                            bool (*fn)(void *cls, const store_apikey *k), void *cls);
+    store_rc (*apikey_list)(store *s, const char *org, bool (*fn)(void *cls, const store_apikey *k),
+                            void *cls);
     /* Revoke a key from `now` on: STORE_NOT_FOUND for an unknown id. A key
      * revoked already keeps its first revocation time and STORE_OK is
      * answered; `out` (may be NULL) is the key as stored afterwards (its
@@ -283,8 +283,8 @@ typedef struct store_ops {
     store_rc (*entitlement_delete)(store *s, const char *org, const char *id,
                                    model_entitlement *out);
     store_rc (*customer_update)(store *s, const char *org, const char *id,
-                                void (*apply)(void *ctx, model_customer *c), void *ctx,
-                                int64_t now, model_customer *out);
+                                void (*apply)(void *ctx, model_customer *c), void *ctx, int64_t now,
+                                model_customer *out);
     store_rc (*customer_delete)(store *s, const char *org, const char *id, model_customer *out);
     store_rc (*list)(store *s, const list_query *q, list_result *out);
 
@@ -298,8 +298,8 @@ typedef struct store_ops {
     /* The pair's balance at `at` from the ledger: for each of the pair's rows
      * its latest entry made at or before `at` (unless a delete), counted
      * when its recorded window contains `at`. */
-    store_rc (*balance_at)(store *s, const char *org, const char *ent, const char *cust,
-                           int64_t at, store_balance *out);
+    store_rc (*balance_at)(store *s, const char *org, const char *ent, const char *cust, int64_t at,
+                           store_balance *out);
 
     /* Idempotency. idem_begin opens a transaction bound to the calling
      * thread and takes the key's lock (a second request with the key waits
@@ -316,8 +316,8 @@ typedef struct store_ops {
      * back, so the answer is built before the change is committed. */
     store_rc (*idem_begin)(store *s, const char *org, const char *key, bool *found,
                            store_idem *out);
-    store_rc (*idem_finish)(store *s, const char *org, const char *key,
-                            const store_idem *answer, const char *request_id, int64_t now);
+    store_rc (*idem_finish)(store *s, const char *org, const char *key, const store_idem *answer,
+                            const char *request_id, int64_t now);
 
     /* Deferred durability (optional: NULL when every write is durable as it
      * returns). defer_begin arms the calling thread: until defer_end, a
@@ -372,7 +372,7 @@ const char *store_rc_name(store_rc rc);
  * then this binary's): refused, since its rows may mean what this binary
  * does not know. */
 #define STORE_SCHEMA_NEWER                                                                         \
-    "the database's schema is version %lld, newer than this binary knows (version %zu): run "  \
+    "the database's schema is version %lld, newer than this binary knows (version %zu): run "      \
     "the entitled that wrote it, or a newer one"
 
 #define store_org_create(s, ...) ((s)->ops->org_create((s), __VA_ARGS__))

@@ -49,13 +49,13 @@
 #include <string.h>
 #include <time.h>
 
-#define PG_BUDGET_MS 10000           /* a store call, from borrowing to giving back */
-#define PG_POOL_WAIT_MS 5000         /* of which waiting for a free connection */
-#define PG_CONNECT_TIMEOUT "5"       /* seconds: libpq's connect_timeout */
-#define PG_STATEMENT_TIMEOUT "10s"   /* the server's side of PG_BUDGET_MS */
-#define PG_RECONNECT_PAUSE_MS 1000   /* after a failed connection, fail fast meanwhile */
-#define PG_MIGRATE_MS 120000         /* opening: migrations may wait for another process */
-#define PG_LIST_CACHE 64             /* list statements prepared per connection */
+#define PG_BUDGET_MS 10000         /* a store call, from borrowing to giving back */
+#define PG_POOL_WAIT_MS 5000       /* of which waiting for a free connection */
+#define PG_CONNECT_TIMEOUT "5"     /* seconds: libpq's connect_timeout */
+#define PG_STATEMENT_TIMEOUT "10s" /* the server's side of PG_BUDGET_MS */
+#define PG_RECONNECT_PAUSE_MS 1000 /* after a failed connection, fail fast meanwhile */
+#define PG_MIGRATE_MS 120000       /* opening: migrations may wait for another process */
+#define PG_LIST_CACHE 64           /* list statements prepared per connection */
 #define PG_MIGRATION_LOCK "7308907241542542692" /* "entitled" read as an int8 */
 
 /* type oids (catalog/pg_type.h is a server header) */
@@ -152,9 +152,8 @@ static const struct {
                     "SELECT " CUST_COLS " FROM customers WHERE id = $1 AND org_id = $2"},
     [P_CUST_LOCK] = {"lock customer", "SELECT " CUST_COLS " FROM customers "
                                       "WHERE id = $1 AND org_id = $2 FOR UPDATE"},
-    [P_ENT_INSERT] = {"insert entitlement",
-                      "INSERT INTO entitlements(" ENT_COLS ", org_id) "
-                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"},
+    [P_ENT_INSERT] = {"insert entitlement", "INSERT INTO entitlements(" ENT_COLS ", org_id) "
+                                            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"},
     [P_ENT_GET] = {"entitlement",
                    "SELECT " ENT_COLS " FROM entitlements WHERE id = $1 AND org_id = $2"},
     [P_ENT_LOCK] = {"lock entitlement", "SELECT " ENT_COLS " FROM entitlements "
@@ -400,13 +399,16 @@ static const char CODE[3][4] = {{1, 1, 1, 2}, {1, 1, 2, 2}, {1, 2, 2, 2}};
 /* A NUL-terminated encoded copy, or NULL when out of memory. */
 static char *enc_text(const char *s, size_t n, size_t *outlen) {
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += (unsigned char)s[i] <= 2;
+    for (size_t i = 0; i < n; i++)
+        k += (unsigned char)s[i] <= 2;
     char *e = malloc(n + 3 * k + 1), *o = e;
     if (!e) return NULL;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c <= 2) memcpy(o, CODE[c], 4), o += 4;
-        else *o++ = (char)c;
+        if (c <= 2)
+            memcpy(o, CODE[c], 4), o += 4;
+        else
+            *o++ = (char)c;
     }
     *o = '\0';
     if (outlen) *outlen = (size_t)(o - e);
@@ -422,8 +424,10 @@ static char *dec_text(const char *s, size_t n) {
         int c = -1;
         for (int w = 0; w < 3 && s[i] == 1 && i + 4 <= n; w++)
             if (memcmp(s + i, CODE[w], 4) == 0) c = w;
-        if (c >= 0) d[k++] = (char)c, i += 3;
-        else d[k++] = s[i];
+        if (c >= 0)
+            d[k++] = (char)c, i += 3;
+        else
+            d[k++] = s[i];
     }
     char *m = mstr_new(d, k);
     free(d);
@@ -446,9 +450,12 @@ static char *needle_utf8(const char *s, size_t n, size_t *outlen, bool *never) {
     size_t k = sql_decode_loose((const unsigned char *)s, n, cp);
     for (size_t i = 0; i < k && !*never; i++) {
         uint32_t c = cp[i];
-        if ((c >= 0xD800 && c < 0xE000) || c > 0x10FFFF) *never = true;
-        else if (c < 0x80) *o++ = (char)c;
-        else if (c < 0x800) *o++ = (char)(0xC0 | c >> 6), *o++ = (char)(0x80 | (c & 0x3F));
+        if ((c >= 0xD800 && c < 0xE000) || c > 0x10FFFF)
+            *never = true;
+        else if (c < 0x80)
+            *o++ = (char)c;
+        else if (c < 0x800)
+            *o++ = (char)(0xC0 | c >> 6), *o++ = (char)(0x80 | (c & 0x3F));
         else if (c < 0x10000)
             *o++ = (char)(0xE0 | c >> 12), *o++ = (char)(0x80 | (c >> 6 & 0x3F)),
             *o++ = (char)(0x80 | (c & 0x3F));
@@ -479,7 +486,8 @@ typedef struct {
 } params;
 
 static void p_reset(params *p) {
-    for (int i = 0; i < p->n; i++) free(p->own[i]);
+    for (int i = 0; i < p->n; i++)
+        free(p->own[i]);
     p->n = 0;
     p->oom = false;
 }
@@ -504,7 +512,8 @@ static void p_textn(params *p, const char *s, size_t n, bool copy) {
     int i = p_slot(p, OID_TEXT);
     if (i < 0 || !s) return;
     bool plain = !copy;
-    for (size_t k = 0; k < n && plain; k++) plain = (unsigned char)s[k] > 2;
+    for (size_t k = 0; k < n && plain; k++)
+        plain = (unsigned char)s[k] > 2;
     if (plain) {
         p->val[i] = s;
         return;
@@ -707,7 +716,7 @@ static store_rc failure(pconn *c, const char *what, const PGresult *res) {
         state_is(state, "57P"))
         return lost(c, what); /* connection exceptions, server shutting down */
     if (state_is(state, "23")) return STORE_CONFLICT; /* as SQLite's SQLITE_CONSTRAINT */
-    if (strcmp(state, "53100") == 0) {                 /* disk_full */
+    if (strcmp(state, "53100") == 0) {                /* disk_full */
         fprintf(stderr, "store_pg: %s: %s (%s)\n", what, c->error, state);
         return STORE_FULL;
     }
@@ -741,8 +750,10 @@ static store_rc finish(pconn *c, const char *what, PGresult **out) {
     ExecStatusType st = PQresultStatus(keep);
     store_rc r = keep && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? STORE_OK
                                                                            : failure(c, what, keep);
-    if (r == STORE_OK && out) *out = keep;
-    else PQclear(keep);
+    if (r == STORE_OK && out)
+        *out = keep;
+    else
+        PQclear(keep);
     return r;
 }
 
@@ -754,7 +765,7 @@ static store_rc run(pconn *c, enum stmt_id id, PGresult **out) {
     store_rc r = c->p.oom ? STORE_ERROR : c->pg ? STORE_OK : STORE_BUSY;
     if (r == STORE_OK && !c->prepared[id]) {
         r = PQsendPrepare(c->pg, name, STMT[id].sql, 0, NULL) ? finish(c, what, NULL)
-                                                               : lost(c, what);
+                                                              : lost(c, what);
         c->prepared[id] = r == STORE_OK;
     }
     if (r == STORE_OK)
@@ -769,13 +780,16 @@ static store_rc run(pconn *c, enum stmt_id id, PGresult **out) {
  * connection's setup and migrations. Several statements when no params. */
 static store_rc run_text(pconn *c, const char *what, const char *sql, PGresult **out) {
     store_rc r;
-    if (!c->pg) r = STORE_BUSY;
-    else if (c->p.oom) r = STORE_ERROR;
+    if (!c->pg)
+        r = STORE_BUSY;
+    else if (c->p.oom)
+        r = STORE_ERROR;
     else if (!(c->p.n ? PQsendQueryParams(c->pg, sql, c->p.n, c->p.type, c->p.val, c->p.len,
                                           c->p.fmt, 0)
                       : PQsendQuery(c->pg, sql)))
         r = lost(c, what);
-    else r = finish(c, what, out);
+    else
+        r = finish(c, what, out);
     p_reset(&c->p);
     return r;
 }
@@ -810,8 +824,7 @@ static store_rc run_cached(pconn *c, const char *sql, PGresult **out) {
             snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", name);
             free(c->cached[slot]);
             c->cached[slot] = NULL;
-            r = PQsendQuery(c->pg, dealloc) ? finish(c, "deallocate", NULL)
-                                            : lost(c, "deallocate");
+            r = PQsendQuery(c->pg, dealloc) ? finish(c, "deallocate", NULL) : lost(c, "deallocate");
         }
         if (r == STORE_OK)
             r = PQsendPrepare(c->pg, name, sql, c->p.n, c->p.type) ? finish(c, "prepare list", NULL)
@@ -848,10 +861,11 @@ static store_rc conn_open(pg_store *s, pconn *c, char *err, size_t errcap) {
     }
     /* before dbname: defaults the conninfo may override; after: ours */
     static const char *const keys[] = {
-        "connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
-        "tcp_user_timeout", "fallback_application_name", "dbname", "client_encoding", NULL};
-    const char *vals[] = {PG_CONNECT_TIMEOUT, "10", "5", "2", "10000", "entitled", s->dsn,
-                          "UTF8", NULL};
+        "connect_timeout",  "keepalives_idle",  "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "fallback_application_name",
+        "dbname",           "client_encoding",  NULL};
+    const char *vals[] = {PG_CONNECT_TIMEOUT, "10",   "5",    "2", "10000",
+                          "entitled",         s->dsn, "UTF8", NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
         snprintf(err, errcap, "cannot connect to PostgreSQL: %s",
@@ -869,16 +883,16 @@ static store_rc conn_open(pg_store *s, pconn *c, char *err, size_t errcap) {
     /* statement_timeout: the server gives up too; read committed: FOR UPDATE
      * re-reads the locked row's newest version; synchronous_commit: an
      * answered write is durable (raised when the database has it off) */
-    store_rc r = run_text(
-        c, "session settings",
-        "SELECT set_config('statement_timeout', '" PG_STATEMENT_TIMEOUT "', false), "
-        "set_config('extra_float_digits', '3', false), "
-        "set_config('client_min_messages', 'warning', false), "
-        "set_config('idle_in_transaction_session_timeout', '30s', false), "
-        "set_config('default_transaction_isolation', 'read committed', false), "
-        "CASE WHEN current_setting('synchronous_commit') = 'off' "
-        "THEN set_config('synchronous_commit', 'on', false) END",
-        NULL);
+    store_rc r =
+        run_text(c, "session settings",
+                 "SELECT set_config('statement_timeout', '" PG_STATEMENT_TIMEOUT "', false), "
+                 "set_config('extra_float_digits', '3', false), "
+                 "set_config('client_min_messages', 'warning', false), "
+                 "set_config('idle_in_transaction_session_timeout', '30s', false), "
+                 "set_config('default_transaction_isolation', 'read committed', false), "
+                 "CASE WHEN current_setting('synchronous_commit') = 'off' "
+                 "THEN set_config('synchronous_commit', 'on', false) END",
+                 NULL);
     if (r != STORE_OK) {
         snprintf(err, errcap, "cannot configure the PostgreSQL session: %s", c->error);
         drop(c);
@@ -938,7 +952,8 @@ static store_rc borrow(pg_store *s, pconn **out) {
     pconn *c;
     int rc = 0;
     pthread_mutex_lock(&s->lock);
-    while (!(c = pick(s)) && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&s->freed, &s->lock, &ts);
+    while (!(c = pick(s)) && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->freed, &s->lock, &ts);
     if (c) c->in_use = true;
     pthread_mutex_unlock(&s->lock);
     if (!c) {
@@ -1150,8 +1165,10 @@ static void p_customer(params *p, const model_customer *m) {
     p_mstr(p, m->business_entity_id);
     p_bool(p, m->communications_enabled);
     p_bool(p, m->auto_charge_enabled);
-    if (m->custom_data) p_mstr(p, m->custom_data);
-    else p_str(p, "{}");
+    if (m->custom_data)
+        p_mstr(p, m->custom_data);
+    else
+        p_str(p, "{}");
     p_mstr(p, m->address);
     p_mstr(p, m->ship_to_address);
     p_mstr(p, m->tax_info);
@@ -1300,8 +1317,10 @@ static store_rc ledger_next(pconn *c, const char *org, int64_t *seq) {
     PGresult *res = NULL;
     p_str(&c->p, org);
     store_rc r = run_row(c, P_LEDGER_NEXT, &res);
-    if (r == STORE_OK) *seq = r_int(res, 0, 0);
-    else if (r == STORE_NOT_FOUND) r = STORE_ERROR;
+    if (r == STORE_OK)
+        *seq = r_int(res, 0, 0);
+    else if (r == STORE_NOT_FOUND)
+        r = STORE_ERROR;
     PQclear(res);
     return r;
 }
@@ -1558,8 +1577,7 @@ static store_rc pg_customer_update(store *s, const char *org, const char *id,
     return r;
 }
 
-static store_rc pg_customer_delete(store *s, const char *org, const char *id,
-                                   model_customer *out) {
+static store_rc pg_customer_delete(store *s, const char *org, const char *id, model_customer *out) {
     memset(out, 0, sizeof(*out));
     BORROW(c, s);
     store_rc r = tx_begin(c);
@@ -1593,7 +1611,8 @@ static int burn_cmp(const void *pa, const void *pb) {
 }
 
 static void rows_free(model_grant *rows, size_t n) {
-    for (size_t i = 0; i < n; i++) model_grant_clear(&rows[i]);
+    for (size_t i = 0; i < n; i++)
+        model_grant_clear(&rows[i]);
     free(rows);
 }
 
@@ -1699,7 +1718,8 @@ static int64_t idem_lock_id(const char *org, const char *key) {
     memcpy(buf + no + 1, key, nk);
     sha256(buf, no + 1 + nk, h);
     uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = v << 8 | h[i];
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | h[i];
     return (int64_t)v;
 }
 
@@ -1763,8 +1783,8 @@ static store_rc pg_idem_begin(store *s, const char *org, const char *key, bool *
     return r == STORE_OK && !*found ? STORE_ERROR : r;
 }
 
-static store_rc pg_idem_finish(store *s, const char *org, const char *key,
-                               const store_idem *answer, const char *request_id, int64_t now) {
+static store_rc pg_idem_finish(store *s, const char *org, const char *key, const store_idem *answer,
+                               const char *request_id, int64_t now) {
     pconn *c = pthread_getspecific(PG(s)->tls);
     if (!c) return STORE_ERROR;
     c->deadline = mono_ms() + PG_BUDGET_MS;
@@ -1847,7 +1867,8 @@ static store_rc scan(store *s, const char *declare,
         r = run_text(c, "scan", "FETCH " SCAN_CHUNK " FROM scan", &res);
         int n = r == STORE_OK ? PQntuples(res) : 0;
         go = n > 0;
-        for (int i = 0; i < n && go; i++) go = row(cls, res, i, &r);
+        for (int i = 0; i < n && go; i++)
+            go = row(cls, res, i, &r);
         PQclear(res);
     }
     /* the cursor closes with the transaction (read only: commit or not) */
@@ -1921,8 +1942,10 @@ static void p_built(params *p, const sql_builder *b) {
             char *e = enc_text(v->s, v->len, &n);
             int k = p_bytes(p, e, n);
             if (!e || k < 0) p->oom = true;
-            if (k >= 0) p->own[k] = e;
-            else free(e);
+            if (k >= 0)
+                p->own[k] = e;
+            else
+                free(e);
         } else if (v->type == LV_TEXT) {
             p_textn(p, v->s, v->len, true);
         } else if (v->type == LV_NUM) {
@@ -1960,7 +1983,9 @@ static store_rc list_segment(pg_store *s, pconn *c, const list_query *q, const s
         int bad = 0;
         size_t i = out->n;
         switch (q->kind) {
-        case LIST_ENTITLEMENTS: bad = read_entitlement(res, row, 0, &out->ents[i]); break;
+        case LIST_ENTITLEMENTS:
+            bad = read_entitlement(res, row, 0, &out->ents[i]);
+            break;
         case LIST_CUSTOMERS:
             bad = read_customer(res, row, 0, &out->custs[i]);
             if (out->ranks) out->ranks[i] = (int)r_int(res, row, SQL_CUST_NCOLS);
@@ -1984,7 +2009,9 @@ static store_rc list_segment(pg_store *s, pconn *c, const list_query *q, const s
             bad |= oom;
             break;
         }
-        case LIST_LEDGER: bad = read_ledger(res, row, 0, &out->entries[i]); break;
+        case LIST_LEDGER:
+            bad = read_ledger(res, row, 0, &out->entries[i]);
+            break;
         }
         out->n++; /* counted even when bad, so clear() frees what was read */
         if (bad) r = STORE_ERROR;
@@ -1999,8 +2026,10 @@ static store_rc list_count(pg_store *s, pconn *c, const list_query *q, int64_t *
     sql_list_count(&b, &s->dialect, q);
     store_rc r = run_built(c, &b, &res);
     sql_builder_free(&b);
-    if (r == STORE_OK && PQntuples(res) == 1) *total = r_int(res, 0, 0);
-    else if (r == STORE_OK) r = STORE_ERROR;
+    if (r == STORE_OK && PQntuples(res) == 1)
+        *total = r_int(res, 0, 0);
+    else if (r == STORE_OK)
+        r = STORE_ERROR;
     PQclear(res);
     return r;
 }
@@ -2019,11 +2048,21 @@ static store_rc pg_list(store *s, const list_query *q0, list_result *out) {
     if (!sf || q0->limit < 1) return STORE_ERROR;
     size_t cap = (size_t)q0->limit;
     switch (q0->kind) {
-    case LIST_ENTITLEMENTS: out->ents = calloc(cap, sizeof *out->ents); break;
-    case LIST_CUSTOMERS: out->custs = calloc(cap, sizeof *out->custs); break;
-    case LIST_GRANTS: out->grants = calloc(cap, sizeof *out->grants); break;
-    case LIST_UNIQUE: out->uniq = calloc(cap, sizeof *out->uniq); break;
-    case LIST_LEDGER: out->entries = calloc(cap, sizeof *out->entries); break;
+    case LIST_ENTITLEMENTS:
+        out->ents = calloc(cap, sizeof *out->ents);
+        break;
+    case LIST_CUSTOMERS:
+        out->custs = calloc(cap, sizeof *out->custs);
+        break;
+    case LIST_GRANTS:
+        out->grants = calloc(cap, sizeof *out->grants);
+        break;
+    case LIST_UNIQUE:
+        out->uniq = calloc(cap, sizeof *out->uniq);
+        break;
+    case LIST_LEDGER:
+        out->entries = calloc(cap, sizeof *out->entries);
+        break;
     }
     if (!out->ents && !out->custs && !out->grants && !out->uniq && !out->entries)
         return STORE_ERROR;
@@ -2083,8 +2122,10 @@ static int choose_folding(pg_store *s, pconn *c, char *err, size_t errcap) {
     const char *enc = PQgetvalue(res, 0, 0), *coll = PQgetvalue(res, 0, 1);
     const char *ctype = PQgetvalue(res, 0, 2);
     if (strcmp(enc, "UTF8") != 0) {
-        snprintf(err, errcap, "the database's encoding is %s; entitled needs UTF8 "
-                              "(CREATE DATABASE ... ENCODING 'UTF8')", enc);
+        snprintf(err, errcap,
+                 "the database's encoding is %s; entitled needs UTF8 "
+                 "(CREATE DATABASE ... ENCODING 'UTF8')",
+                 enc);
         PQclear(res);
         return -1;
     }
@@ -2092,8 +2133,10 @@ static int choose_folding(pg_store *s, pconn *c, char *err, size_t errcap) {
                       : strcmp(coll, "C.UTF-8") == 0 ? "\"C.UTF-8\""
                                                      : "\"default\"";
     if (use[1] == 'd')
-        fprintf(stderr, "store_pg: no C.utf8 collation; case-insensitive matching folds with the "
-                        "database's LC_CTYPE (%s)%s\n", ctype,
+        fprintf(stderr,
+                "store_pg: no C.utf8 collation; case-insensitive matching folds with the "
+                "database's LC_CTYPE (%s)%s\n",
+                ctype,
                 strcmp(ctype, "C") == 0 || strcmp(ctype, "POSIX") == 0 ? ": ASCII only" : "");
     PQclear(res);
     snprintf(s->ci, sizeof s->ci, "strpos(lower(%%s COLLATE %s), lower(%%s COLLATE %s)) > 0", use,
@@ -2135,8 +2178,7 @@ static int migrate(pconn *c, char *err, size_t errcap) {
         PGresult *res = NULL;
         r = run_text(c, "migrate", "BEGIN", NULL);
         /* another process may hold the lock for its own migration */
-        if (r == STORE_OK)
-            r = run_text(c, "migrate", "SET LOCAL statement_timeout = '120s'", NULL);
+        if (r == STORE_OK) r = run_text(c, "migrate", "SET LOCAL statement_timeout = '120s'", NULL);
         if (r == STORE_OK) r = run_text(c, "migration lock", LOCK, NULL);
         if (r == STORE_OK) {
             p_int(&c->p, (int64_t)v);

@@ -92,7 +92,8 @@ static void sb_addn(sql_builder *b, const char *s, size_t n) {
     if (b->failed) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 1024;
-        while (cap < b->len + n + 1) cap *= 2;
+        while (cap < b->len + n + 1)
+            cap *= 2;
         char *nb = realloc(b->buf, cap);
         if (!nb) {
             b->failed = true;
@@ -139,8 +140,10 @@ static void sb_template(sql_builder *b, const sql_dialect *d, const char *tmpl, 
                         const list_value *v, bool raw) {
     for (const char *p; (p = strstr(tmpl, "%s")); tmpl = p + 2) {
         sb_addn(b, tmpl, (size_t)(p - tmpl));
-        if (col) sb_add(b, col);
-        else sb_bind_as(b, d, v, raw);
+        if (col)
+            sb_add(b, col);
+        else
+            sb_bind_as(b, d, v, raw);
         col = NULL;
     }
     sb_add(b, tmpl);
@@ -198,12 +201,18 @@ void sql_builder_free(sql_builder *b) {
 
 static const char *op_sql(list_op op) {
     switch (op) {
-    case LOP_GT: return " > ";
-    case LOP_GTE: return " >= ";
-    case LOP_LT: return " < ";
-    case LOP_LTE: return " <= ";
-    case LOP_NEQ: return " <> ";
-    default: return " = ";
+    case LOP_GT:
+        return " > ";
+    case LOP_GTE:
+        return " >= ";
+    case LOP_LT:
+        return " < ";
+    case LOP_LTE:
+        return " <= ";
+    case LOP_NEQ:
+        return " <> ";
+    default:
+        return " = ";
     }
 }
 
@@ -286,8 +295,7 @@ static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q
             return;
         }
         sb_add(b, " AND ");
-        if (is_quantity(col) && f->op != LOP_ISNULL && f->nvalues &&
-            f->values[0].type == LV_NUM) {
+        if (is_quantity(col) && f->op != LOP_ISNULL && f->nvalues && f->values[0].type == LV_NUM) {
             sb_dec_filter(b, d, col->sql, f->op, f);
             continue;
         }
@@ -305,8 +313,12 @@ static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q
             }
             sb_add(b, ")");
             break;
-        case LOP_LIKE: sb_template(b, d, d->cs_contains, col->sql, &f->values[0], false); break;
-        case LOP_ILIKE: sb_template(b, d, d->ci_contains, col->sql, &f->values[0], false); break;
+        case LOP_LIKE:
+            sb_template(b, d, d->cs_contains, col->sql, &f->values[0], false);
+            break;
+        case LOP_ILIKE:
+            sb_template(b, d, d->ci_contains, col->sql, &f->values[0], false);
+            break;
         case LOP_NEQ:
             /* SQL's <> drops nulls; "not equal" keeps them */
             sb_add(b, "(");
@@ -447,14 +459,16 @@ static void sb_from(sql_builder *b, const sql_dialect *d, const list_query *q, b
     list_value org = {.type = LV_TEXT, .s = q->org, .len = strlen(q->org)};
     switch (q->kind) {
     case LIST_ENTITLEMENTS:
-        sb_add(b, count ? "SELECT COUNT(*)" : "SELECT t.id, t.name, t.description, "
+        sb_add(b, count ? "SELECT COUNT(*)"
+                        : "SELECT t.id, t.name, t.description, "
                           "t.entitlement_type, t.units, t.is_active, t.product_id, t.created_at, "
                           "t.updated_at");
         sb_add(b, " FROM entitlements t WHERE t.org_id = ");
         sb_bind(b, d, &org);
         break;
     case LIST_CUSTOMERS:
-        sb_add(b, count ? "SELECT COUNT(*)" : "SELECT t.id, t.customer_name, t.external_id, "
+        sb_add(b, count ? "SELECT COUNT(*)"
+                        : "SELECT t.id, t.customer_name, t.external_id, "
                           "t.email, t.phone_number, t.business_entity_id, "
                           "t.communications_enabled, t.auto_charge_enabled, t.custom_data, "
                           "t.address, t.ship_to_address, t.tax_info, t.connector, t.created_at, "
@@ -528,8 +542,8 @@ static void sb_from(sql_builder *b, const sql_dialect *d, const list_query *q, b
     }
 }
 
-void sql_list_rows(sql_builder *b, const sql_dialect *d, const list_query *q,
-                   const sql_field *sf, sql_segment seg, bool from_position, size_t want) {
+void sql_list_rows(sql_builder *b, const sql_dialect *d, const list_query *q, const sql_field *sf,
+                   sql_segment seg, bool from_position, size_t want) {
     bool asc = sql_reading_asc(q);
     /* a rank before a nullable sort would need a null segment per rank; the
      * customers' sorts are never null */
@@ -570,7 +584,8 @@ size_t sql_decode_loose(const unsigned char *s, size_t n, uint32_t *out) {
     for (size_t i = 0; i < n;) {
         uint32_t cp = s[i];
         size_t len = 1;
-        if (cp >= 0xC0 && cp < 0xE0 && i + 1 < n) cp = (cp & 0x1F) << 6 | (s[i + 1] & 0x3F), len = 2;
+        if (cp >= 0xC0 && cp < 0xE0 && i + 1 < n)
+            cp = (cp & 0x1F) << 6 | (s[i + 1] & 0x3F), len = 2;
         else if (cp >= 0xE0 && cp < 0xF0 && i + 2 < n)
             cp = (cp & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F), len = 3;
         else if (cp >= 0xF0 && i + 3 < n)
@@ -587,8 +602,11 @@ bool sql_utf8_valid(const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
     for (size_t i = 0; i < n;) {
         unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : c >= 0xC2 && c < 0xE0 ? 2 : c >= 0xE0 && c < 0xF0 ? 3
-                                : c >= 0xF0 && c < 0xF5 ? 4 : 0;
+        size_t len = c < 0x80                ? 1
+                     : c >= 0xC2 && c < 0xE0 ? 2
+                     : c >= 0xE0 && c < 0xF0 ? 3
+                     : c >= 0xF0 && c < 0xF5 ? 4
+                                             : 0;
         if (!len || i + len > n) return false;
         for (size_t k = 1; k < len; k++)
             if ((s[i + k] & 0xC0) != 0x80) return false;

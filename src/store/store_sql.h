@@ -42,7 +42,7 @@ extern const sql_dialect SQL_SQLITE;
 
 /* A ledger entry's columns, in the order both backends read them. */
 #define SQL_LEDGER_COLS                                                                            \
-    "t.org_id, t.seq, t.at, t.kind, t.row_id, t.entitlement_id, t.customer_id, "                  \
+    "t.org_id, t.seq, t.at, t.kind, t.row_id, t.entitlement_id, t.customer_id, "                   \
     "t.quantity_delta, t.quantity_used_delta, t.quantity, t.quantity_used, t.active_from, "        \
     "t.expiry_at, t.request_id, t.idempotency_key"
 #define SQL_LEDGER_NCOLS 15
@@ -95,8 +95,8 @@ int sql_segments(const list_query *q, const sql_field *sf, sql_segment out[2]);
  * read them), then LIST_CUSTOMERS with rank_text: the rank; LIST_GRANTS: e.name, e.units,
  * e.entitlement_type, e.product_id, c.customer_name, c.email; LIST_UNIQUE: unique_sum of quantity
  * and of quantity_used, and the count of expired rows. */
-void sql_list_rows(sql_builder *b, const sql_dialect *d, const list_query *q,
-                   const sql_field *sf, sql_segment seg, bool from_position, size_t want);
+void sql_list_rows(sql_builder *b, const sql_dialect *d, const list_query *q, const sql_field *sf,
+                   sql_segment seg, bool from_position, size_t want);
 /* SELECT COUNT(*) of the rows matching the filters and search. */
 void sql_list_count(sql_builder *b, const sql_dialect *d, const list_query *q);
 

@@ -54,10 +54,14 @@
 #include "util/fault.h"
 static int fault_sqlite_step(sqlite3_stmt *st) {
     switch (fault_store_call()) {
-    case FAULT_IOERR: return SQLITE_IOERR;
-    case FAULT_FULL: return SQLITE_FULL;
-    case FAULT_BUSY: return SQLITE_BUSY;
-    case FAULT_NONE: break;
+    case FAULT_IOERR:
+        return SQLITE_IOERR;
+    case FAULT_FULL:
+        return SQLITE_FULL;
+    case FAULT_BUSY:
+        return SQLITE_BUSY;
+    case FAULT_NONE:
+        break;
     }
     return sqlite3_step(st);
 }
@@ -119,7 +123,8 @@ static const char *const SQL[S_COUNT] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_ORG_INSERT] = "INSERT INTO organisations(id, name, created_at) VALUES (?1, ?2, ?3)",
     [S_ORG_EXISTS] = "SELECT 1 FROM organisations WHERE id = ?1",
-    [S_KEY_INSERT] = "INSERT INTO api_keys(id, org_id, key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+    [S_KEY_INSERT] =
+        "INSERT INTO api_keys(id, org_id, key_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
     [S_KEY_GET] = "SELECT org_id, key_hash, created_at, revoked_at FROM api_keys WHERE id = ?1",
     [S_KEY_LIST] = "SELECT id, created_at, revoked_at FROM api_keys WHERE org_id = ?1 "
                    "ORDER BY created_at, id",
@@ -130,10 +135,11 @@ static const char *const SQL[S_COUNT] = {
         "business_entity_id, communications_enabled, auto_charge_enabled, custom_data, address, "
         "ship_to_address, tax_info, connector, created_at, updated_at, email_key) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-    [S_CUST_GET] = "SELECT id, customer_name, external_id, email, phone_number, business_entity_id, "
-                   "communications_enabled, auto_charge_enabled, custom_data, address, "
-                   "ship_to_address, tax_info, connector, created_at, updated_at "
-                   "FROM customers WHERE id = ?1 AND org_id = ?2",
+    [S_CUST_GET] =
+        "SELECT id, customer_name, external_id, email, phone_number, business_entity_id, "
+        "communications_enabled, auto_charge_enabled, custom_data, address, "
+        "ship_to_address, tax_info, connector, created_at, updated_at "
+        "FROM customers WHERE id = ?1 AND org_id = ?2",
     [S_ENT_INSERT] = "INSERT INTO entitlements(id, org_id, name, description, entitlement_type, "
                      "units, is_active, product_id, created_at, updated_at) "
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -157,8 +163,9 @@ static const char *const SQL[S_COUNT] = {
                      "units = ?6, is_active = ?7, product_id = ?8, updated_at = ?9 "
                      "WHERE id = ?1 AND org_id = ?2",
     [S_ENT_DELETE] = "DELETE FROM entitlements WHERE id = ?1 AND org_id = ?2",
-    [S_ENT_IN_USE] = "SELECT 1 FROM customer_entitlements WHERE org_id = ?2 AND entitlement_id = ?1 "
-                     "LIMIT 1",
+    [S_ENT_IN_USE] =
+        "SELECT 1 FROM customer_entitlements WHERE org_id = ?2 AND entitlement_id = ?1 "
+        "LIMIT 1",
     [S_CUST_UPDATE] = "UPDATE customers SET customer_name = ?3, external_id = ?4, email = ?5, "
                       "phone_number = ?6, business_entity_id = ?7, communications_enabled = ?8, "
                       "auto_charge_enabled = ?9, custom_data = ?10, address = ?11, "
@@ -442,12 +449,17 @@ static store_rc rc_of(int rc) {
     switch (rc & 0xff) {
     case SQLITE_OK:
     case SQLITE_DONE:
-    case SQLITE_ROW: return STORE_OK;
+    case SQLITE_ROW:
+        return STORE_OK;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return STORE_BUSY;
-    case SQLITE_CONSTRAINT: return STORE_CONFLICT;
-    case SQLITE_FULL: return STORE_FULL; /* also a write past RLIMIT_FSIZE (SIGXFSZ ignored) */
-    default: return STORE_ERROR;
+    case SQLITE_LOCKED:
+        return STORE_BUSY;
+    case SQLITE_CONSTRAINT:
+        return STORE_CONFLICT;
+    case SQLITE_FULL:
+        return STORE_FULL; /* also a write past RLIMIT_FSIZE (SIGXFSZ ignored) */
+    default:
+        return STORE_ERROR;
     }
 }
 
@@ -483,7 +495,8 @@ static uint32_t fold(uint32_t cp) {
  * needles are read too). Returns the count. */
 static size_t fold_text(const unsigned char *s, size_t n, uint32_t *out) {
     size_t k = sql_decode_loose(s, n, out);
-    for (size_t i = 0; i < k; i++) out[i] = fold(out[i]);
+    for (size_t i = 0; i < k; i++)
+        out[i] = fold(out[i]);
     return k;
 }
 
@@ -592,10 +605,11 @@ static void dec_of_real(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 static sqlite3 *open_db(const char *path, char *err, size_t errcap) {
     pthread_once(&config_once, config_init);
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        snprintf(err, errcap, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        snprintf(err, errcap, "cannot open %s: %s", path,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);
         return NULL;
     }
@@ -618,8 +632,7 @@ static sqlite3 *open_db(const char *path, char *err, size_t errcap) {
      * otherwise went to a temporary file, created and unlinked about every
      * third PATCH under load, and written on every one. */
     if (exec_all(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-                     "PRAGMA temp_store=MEMORY;") !=
-        SQLITE_OK) {
+                     "PRAGMA temp_store=MEMORY;") != SQLITE_OK) {
         snprintf(err, errcap, "cannot configure %s: %s", path, sqlite3_errmsg(db));
         sqlite3_close(db);
         return NULL;
@@ -675,8 +688,10 @@ fail:
 
 static void conn_free(conn *c) {
     if (!c) return;
-    for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(c->st[i]);
-    for (int i = 0; i < 16; i++) sqlite3_finalize(c->grant_update[i]);
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    for (int i = 0; i < 16; i++)
+        sqlite3_finalize(c->grant_update[i]);
     sqlite3_close(c->db);
     free(c);
 }
@@ -730,8 +745,10 @@ static sqlite3_stmt *stmt(conn *c, enum stmt_id id) {
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v) {
-    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(st, i);
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
 }
 static void bind_num(sqlite3_stmt *st, int i, opt_num v) {
     if (v.set)
@@ -747,18 +764,24 @@ static void bind_dec(sqlite3_stmt *st, int i, opt_dec v) {
         sqlite3_bind_null(st, i);
 }
 static void bind_time(sqlite3_stmt *st, int i, opt_time v) {
-    if (v.set) sqlite3_bind_int64(st, i, v.v);
-    else sqlite3_bind_null(st, i);
+    if (v.set)
+        sqlite3_bind_int64(st, i, v.v);
+    else
+        sqlite3_bind_null(st, i);
 }
 static void bind_bool(sqlite3_stmt *st, int i, opt_bool v) {
-    if (v >= 0) sqlite3_bind_int(st, i, v);
-    else sqlite3_bind_null(st, i);
+    if (v >= 0)
+        sqlite3_bind_int(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
 }
 
 /* Model strings with their length, NUL characters included. */
 static void bind_mstr(sqlite3_stmt *st, int i, const char *v) {
-    if (v) sqlite3_bind_text64(st, i, v, mstr_len(v), SQLITE_STATIC, SQLITE_UTF8);
-    else sqlite3_bind_null(st, i);
+    if (v)
+        sqlite3_bind_text64(st, i, v, mstr_len(v), SQLITE_STATIC, SQLITE_UTF8);
+    else
+        sqlite3_bind_null(st, i);
 }
 
 /* Column readers; a failed allocation leaves NULL and sets *oom. */
@@ -815,8 +838,10 @@ static bool no_room(sq_store *q) {
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", q->path);
     char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
-    else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
     struct statvfs fs;
     if (statvfs(dir, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < (4u << 20)) return true;
     struct rlimit lim;
@@ -917,7 +942,7 @@ static bool syncer_busy(sq_store *q) {
  * on failure every member learns it now. */
 static void batch_close(sq_store *q, conn *c, store_rc r) {
     if (r == STORE_OK && q->batch_n == 0) r = STORE_NOT_FOUND; /* nothing to commit */
-    if (r == STORE_OK && is_halted(q)) r = STORE_HALTED; /* rolled back, never acknowledged */
+    if (r == STORE_OK && is_halted(q)) r = STORE_HALTED;       /* rolled back, never acknowledged */
     if (r == STORE_OK) {
         if (sqlite3_get_autocommit(c->db)) {
             r = STORE_ERROR; /* SQLite rolled the transaction back after an error */
@@ -1016,11 +1041,12 @@ static store_rc batch_leave(sq_store *q, conn *c, store_rc r) {
     if (r != STORE_OK && !sqlite3_get_autocommit(c->db)) {
         /* undo this writer's change alone; if even that fails the batch
          * cannot be trusted: roll all of it back */
-        if (run_fixed(c, S_MEMBER_ROLLBACK_TO) != STORE_OK || run_fixed(c, S_MEMBER_RELEASE) != STORE_OK)
+        if (run_fixed(c, S_MEMBER_ROLLBACK_TO) != STORE_OK ||
+            run_fixed(c, S_MEMBER_RELEASE) != STORE_OK)
             batch_close(q, c, STORE_ERROR);
     }
     if (q->batch_open && sqlite3_get_autocommit(c->db))
-        batch_close(q, c, STORE_ERROR); /* SQLite ended the transaction itself */
+        batch_close(q, c, STORE_ERROR);                   /* SQLite ended the transaction itself */
     if (r == STORE_OK && !q->batch_open) r = STORE_ERROR; /* lost before this change joined */
     member stack_m = {.keep = r}, *me = NULL;
     if (r == STORE_OK || (q->batch_open && unsynced(q))) {
@@ -1042,7 +1068,8 @@ static store_rc batch_leave(sq_store *q, conn *c, store_rc r) {
     pthread_mutex_unlock(&q->write_lock);
     if (me != &stack_m) return r;
     pthread_mutex_lock(&q->sync_lock);
-    while (!stack_m.done) pthread_cond_wait(&q->sync_cv, &q->sync_lock);
+    while (!stack_m.done)
+        pthread_cond_wait(&q->sync_cv, &q->sync_lock);
     pthread_mutex_unlock(&q->sync_lock);
     return stack_m.rc == STORE_OK ? stack_m.keep : stack_m.rc;
 }
@@ -1064,7 +1091,8 @@ static void *syncer_main(void *arg) {
     sq_store *q = arg;
     pthread_mutex_lock(&q->sync_lock);
     for (;;) {
-        while (!q->to_sync && !q->stop) pthread_cond_wait(&q->work_cv, &q->sync_lock);
+        while (!q->to_sync && !q->stop)
+            pthread_cond_wait(&q->work_cv, &q->sync_lock);
         if (!q->to_sync) break; /* stopping, nothing left */
         member *batch = q->to_sync;
         q->to_sync = NULL;
@@ -1271,8 +1299,10 @@ static store_rc sq_customer_create(store *s, const char *org, const model_custom
     bind_mstr(st, 7, m->business_entity_id);
     bind_bool(st, 8, m->communications_enabled);
     bind_bool(st, 9, m->auto_charge_enabled);
-    if (m->custom_data) bind_mstr(st, 10, m->custom_data);
-    else bind_text(st, 10, "{}");
+    if (m->custom_data)
+        bind_mstr(st, 10, m->custom_data);
+    else
+        bind_text(st, 10, "{}");
     bind_mstr(st, 11, m->address);
     bind_mstr(st, 12, m->ship_to_address);
     bind_mstr(st, 13, m->tax_info);
@@ -1364,8 +1394,7 @@ static int read_entitlement(sqlite3_stmt *st, int b, model_entitlement *e) {
     return oom ? -1 : 0;
 }
 
-static store_rc entitlement_select(conn *c, const char *org, const char *id,
-                                   model_entitlement *e) {
+static store_rc entitlement_select(conn *c, const char *org, const char *id, model_entitlement *e) {
     sqlite3_stmt *st = stmt(c, S_ENT_GET);
     bind_text(st, 1, id);
     bind_text(st, 2, org);
@@ -1495,8 +1524,7 @@ static store_rc sq_grant_create(store *s, const char *org, const model_grant *g,
     r = step_done(c, st, "insert row");
     /* A foreign key failure means the entitlement or customer vanished
      * between the handler's check and this insert. */
-    if (r == STORE_CONFLICT &&
-        sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+    if (r == STORE_CONFLICT && sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
         r = STORE_NOT_FOUND;
     if (r == STORE_OK) r = ledger_change(c, org, LEDGER_CREATE, NULL, g, now, m);
     return tx_end(SQ(s), c, r);
@@ -1546,8 +1574,8 @@ static sqlite3_stmt *grant_update_stmt(conn *c, unsigned mask) {
         sqlite3_clear_bindings(*slot);
         return *slot;
     }
-    static const char *const COLS[4] = {"active_from = ?1, ", "expiry_at = ?2, ",
-                                        "quantity = ?3, ", "quantity_used = ?4, "};
+    static const char *const COLS[4] = {"active_from = ?1, ", "expiry_at = ?2, ", "quantity = ?3, ",
+                                        "quantity_used = ?4, "};
     char sql[256];
     int n = snprintf(sql, sizeof sql, "UPDATE customer_entitlements SET ");
     for (int i = 0; i < 4; i++)
@@ -1687,8 +1715,8 @@ static store_rc sq_grant_total(store *s, const char *org, const char *ent, const
 /* ---- consumption ------------------------------------------------------------ */
 
 /* The pair's rows active at `at`, in burn order (heap array). */
-static store_rc active_rows(conn *c, const char *org, const char *ent, const char *cust,
-                            int64_t at, model_grant **rows, size_t *n) {
+static store_rc active_rows(conn *c, const char *org, const char *ent, const char *cust, int64_t at,
+                            model_grant **rows, size_t *n) {
     size_t cap = 0;
     *rows = NULL;
     *n = 0;
@@ -1724,7 +1752,8 @@ static store_rc active_rows(conn *c, const char *org, const char *ent, const cha
 }
 
 static void rows_free(model_grant *rows, size_t n) {
-    for (size_t i = 0; i < n; i++) model_grant_clear(&rows[i]);
+    for (size_t i = 0; i < n; i++)
+        model_grant_clear(&rows[i]);
     free(rows);
 }
 
@@ -1755,7 +1784,8 @@ static store_rc sq_consume(store *s, const char *org, const char *ent, const cha
         sqlite3_bind_int64(st, 2, now);
         bind_text(st, 3, d->row);
         r = step_done(c, st, "consume row");
-        if (r == STORE_OK) r = ledger_append(c, org, out->seq, LEDGER_CONSUME, &rows[i], &after, d->drawn, now, m);
+        if (r == STORE_OK)
+            r = ledger_append(c, org, out->seq, LEDGER_CONSUME, &rows[i], &after, d->drawn, now, m);
     }
     rows_free(rows, n);
     r = tx_end(SQ(s), c, r);
@@ -1835,8 +1865,8 @@ static store_rc sq_idem_begin(store *s, const char *org, const char *key, bool *
     return STORE_OK;
 }
 
-static store_rc sq_idem_finish(store *s, const char *org, const char *key,
-                               const store_idem *answer, const char *request_id, int64_t now) {
+static store_rc sq_idem_finish(store *s, const char *org, const char *key, const store_idem *answer,
+                               const char *request_id, int64_t now) {
     if (tls_holding != s) return STORE_ERROR;
     conn *c = SQ(s)->writer;
     store_rc r = STORE_OK;
@@ -1897,9 +1927,9 @@ static void read_ledger(sqlite3_stmt *st, int b, ledger_entry *e) {
 static store_rc sq_scan_ledger(store *s, bool (*fn)(void *cls, const ledger_entry *e), void *cls) {
     CONN_OR_FAIL(c, s);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT " SQL_LEDGER_COLS " FROM ledger t ORDER BY t.org_id, t.row_id, t.seq",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            c->db, "SELECT " SQL_LEDGER_COLS " FROM ledger t ORDER BY t.org_id, t.row_id, t.seq",
+            -1, &st, NULL) != SQLITE_OK) {
         log_db(c->db, "scan ledger");
         return STORE_ERROR;
     }
@@ -2033,8 +2063,10 @@ static store_rc sq_customer_update(store *s, const char *org, const char *id,
         bind_mstr(st, 7, out->business_entity_id);
         bind_bool(st, 8, out->communications_enabled);
         bind_bool(st, 9, out->auto_charge_enabled);
-        if (out->custom_data) bind_mstr(st, 10, out->custom_data);
-        else bind_text(st, 10, "{}");
+        if (out->custom_data)
+            bind_mstr(st, 10, out->custom_data);
+        else
+            bind_text(st, 10, "{}");
         bind_mstr(st, 11, out->address);
         bind_mstr(st, 12, out->ship_to_address);
         bind_mstr(st, 13, out->tax_info);
@@ -2055,8 +2087,7 @@ static store_rc sq_customer_update(store *s, const char *org, const char *id,
     return r;
 }
 
-static store_rc sq_customer_delete(store *s, const char *org, const char *id,
-                                   model_customer *out) {
+static store_rc sq_customer_delete(store *s, const char *org, const char *id, model_customer *out) {
     memset(out, 0, sizeof(*out));
     conn *c;
     store_rc r = tx_begin(SQ(s), &c);
@@ -2140,7 +2171,9 @@ static store_rc list_segment(conn *c, const list_query *q, const sql_field *sf, 
         int bad = 0;
         size_t i = out->n;
         switch (q->kind) {
-        case LIST_ENTITLEMENTS: bad = read_entitlement(st, 0, &out->ents[i]); break;
+        case LIST_ENTITLEMENTS:
+            bad = read_entitlement(st, 0, &out->ents[i]);
+            break;
         case LIST_CUSTOMERS:
             bad = read_customer(st, 0, &out->custs[i]);
             if (out->ranks) out->ranks[i] = sqlite3_column_int(st, SQL_CUST_NCOLS);
@@ -2165,7 +2198,9 @@ static store_rc list_segment(conn *c, const list_query *q, const sql_field *sf, 
             bad |= oom;
             break;
         }
-        case LIST_LEDGER: read_ledger(st, 0, &out->entries[i]); break;
+        case LIST_LEDGER:
+            read_ledger(st, 0, &out->entries[i]);
+            break;
         }
         out->n++; /* counted even when bad, so clear() frees what was read */
         if (bad) goto done;
@@ -2185,15 +2220,26 @@ done:
 static store_rc sq_list(store *s, const list_query *q, list_result *out) {
     memset(out, 0, sizeof(*out));
     CONN_OR_FAIL(c, s);
-    const sql_field *sf = sql_field_of(q->kind == LIST_UNIQUE ? LIST_ENTITLEMENTS : q->kind, q->sort);
+    const sql_field *sf =
+        sql_field_of(q->kind == LIST_UNIQUE ? LIST_ENTITLEMENTS : q->kind, q->sort);
     if (!sf || q->limit < 1) return STORE_ERROR;
     size_t cap = (size_t)q->limit;
     switch (q->kind) {
-    case LIST_ENTITLEMENTS: out->ents = calloc(cap, sizeof *out->ents); break;
-    case LIST_CUSTOMERS: out->custs = calloc(cap, sizeof *out->custs); break;
-    case LIST_GRANTS: out->grants = calloc(cap, sizeof *out->grants); break;
-    case LIST_UNIQUE: out->uniq = calloc(cap, sizeof *out->uniq); break;
-    case LIST_LEDGER: out->entries = calloc(cap, sizeof *out->entries); break;
+    case LIST_ENTITLEMENTS:
+        out->ents = calloc(cap, sizeof *out->ents);
+        break;
+    case LIST_CUSTOMERS:
+        out->custs = calloc(cap, sizeof *out->custs);
+        break;
+    case LIST_GRANTS:
+        out->grants = calloc(cap, sizeof *out->grants);
+        break;
+    case LIST_UNIQUE:
+        out->uniq = calloc(cap, sizeof *out->uniq);
+        break;
+    case LIST_LEDGER:
+        out->entries = calloc(cap, sizeof *out->entries);
+        break;
     }
     if (!out->ents && !out->custs && !out->grants && !out->uniq && !out->entries)
         return STORE_ERROR;

@@ -34,7 +34,8 @@ static void put(jw *w, const char *s, size_t n) {
     if (w->failed) return;
     if (w->len + n + 1 > w->cap) {
         size_t cap = w->cap ? w->cap : 256;
-        while (cap < w->len + n + 1) cap *= 2;
+        while (cap < w->len + n + 1)
+            cap *= 2;
         if (cap > w->max + 1) cap = w->max + 1;
         if (w->len + n + 1 > cap) {
             w->failed = true;
@@ -97,10 +98,18 @@ static void close_(jw *w, char c) {
     if (w->depth > 0) w->depth--;
 }
 
-void jw_obj_begin(jw *w) { open(w, '{'); }
-void jw_obj_end(jw *w) { close_(w, '}'); }
-void jw_arr_begin(jw *w) { open(w, '['); }
-void jw_arr_end(jw *w) { close_(w, ']'); }
+void jw_obj_begin(jw *w) {
+    open(w, '{');
+}
+void jw_obj_end(jw *w) {
+    close_(w, '}');
+}
+void jw_arr_begin(jw *w) {
+    open(w, '[');
+}
+void jw_arr_end(jw *w) {
+    close_(w, ']');
+}
 
 static void put_escaped(jw *w, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
@@ -112,13 +121,27 @@ static void put_escaped(jw *w, const char *s, size_t n) {
         put(w, s + start, i - start);
         start = i + 1;
         switch (c) {
-        case '"': put(w, "\\\"", 2); break;
-        case '\\': put(w, "\\\\", 2); break;
-        case '\n': put(w, "\\n", 2); break;
-        case '\r': put(w, "\\r", 2); break;
-        case '\t': put(w, "\\t", 2); break;
-        case '\b': put(w, "\\b", 2); break;
-        case '\f': put(w, "\\f", 2); break;
+        case '"':
+            put(w, "\\\"", 2);
+            break;
+        case '\\':
+            put(w, "\\\\", 2);
+            break;
+        case '\n':
+            put(w, "\\n", 2);
+            break;
+        case '\r':
+            put(w, "\\r", 2);
+            break;
+        case '\t':
+            put(w, "\\t", 2);
+            break;
+        case '\b':
+            put(w, "\\b", 2);
+            break;
+        case '\f':
+            put(w, "\\f", 2);
+            break;
         default: {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             put(w, e, 6);
@@ -138,14 +161,18 @@ void jw_keyn(jw *w, const char *key, size_t n) {
     w->after_key = true;
 }
 
-void jw_key(jw *w, const char *key) { jw_keyn(w, key, strlen(key)); }
+void jw_key(jw *w, const char *key) {
+    jw_keyn(w, key, strlen(key));
+}
 
 void jw_strn(jw *w, const char *s, size_t n) {
     before_value(w);
     put_escaped(w, s, n);
 }
 
-void jw_str(jw *w, const char *s) { jw_strn(w, s, strlen(s)); }
+void jw_str(jw *w, const char *s) {
+    jw_strn(w, s, strlen(s));
+}
 
 void jw_raw(jw *w, const char *s, size_t n) {
     before_value(w);
@@ -164,8 +191,12 @@ void jw_int(jw *w, int64_t v) {
     jw_raw(w, b, (size_t)n);
 }
 
-void jw_bool(jw *w, bool v) { jw_raw(w, v ? "true" : "false", v ? 4 : 5); }
-void jw_null(jw *w) { jw_raw(w, "null", 4); }
+void jw_bool(jw *w, bool v) {
+    jw_raw(w, v ? "true" : "false", v ? 4 : 5);
+}
+void jw_null(jw *w) {
+    jw_raw(w, "null", 4);
+}
 
 void jw_time(jw *w, int64_t t) {
     char b[DT_FORMAT_MAX];
@@ -204,19 +235,33 @@ void jw_value(jw *w, const json_t *v) {
         jw_arr_end(w);
         break;
     }
-    case JSON_STRING: jw_strn(w, json_string_value(v), json_string_length(v)); break;
-    case JSON_INTEGER: jw_int(w, (int64_t)json_integer_value(v)); break;
-    case JSON_REAL: jw_num(w, json_real_value(v)); break;
-    case JSON_TRUE: jw_bool(w, true); break;
-    case JSON_FALSE: jw_bool(w, false); break;
-    default: jw_null(w); break;
+    case JSON_STRING:
+        jw_strn(w, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        jw_int(w, (int64_t)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        jw_num(w, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        jw_bool(w, true);
+        break;
+    case JSON_FALSE:
+        jw_bool(w, false);
+        break;
+    default:
+        jw_null(w);
+        break;
     }
 }
 
 void jw_kstr(jw *w, const char *key, const char *s) {
     jw_key(w, key);
-    if (s) jw_str(w, s);
-    else jw_null(w);
+    if (s)
+        jw_str(w, s);
+    else
+        jw_null(w);
 }
 void jw_knum(jw *w, const char *key, double v) {
     jw_key(w, key);

@@ -28,8 +28,8 @@ typedef struct {
     bool need_comma[JW_INLINE_DEPTH];
     bool *deep; /* need_comma of levels JW_INLINE_DEPTH and deeper */
     size_t deep_cap;
-    bool after_key;  /* a key was written; its value comes next */
-    bool failed; /* out of memory or past `max`: the text is unusable */
+    bool after_key; /* a key was written; its value comes next */
+    bool failed;    /* out of memory or past `max`: the text is unusable */
 } jw;
 
 void jw_init(jw *w, size_t max);
@@ -49,7 +49,7 @@ void jw_num(jw *w, double v);
 void jw_int(jw *w, int64_t v);
 void jw_bool(jw *w, bool v);
 void jw_null(jw *w);
-void jw_time(jw *w, int64_t t);     /* a date-time instant, as dt_format writes it */
+void jw_time(jw *w, int64_t t);              /* a date-time instant, as dt_format writes it */
 void jw_raw(jw *w, const char *s, size_t n); /* pre-formed JSON text */
 /* Any jansson value; reals are written shortest, pyjson's big-number
  * stand-ins as their literal text. */

@@ -26,7 +26,8 @@ static void block(uint32_t h[8], const uint8_t *p) {
     }
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+        uint32_t t1 =
+            hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
         uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
         hh = g;
         g = f;
@@ -55,7 +56,8 @@ void sha256(const void *data, size_t len, uint8_t out[32]) {
     tail[n] = 0x80;
     size_t tl = n < 56 ? 64 : 128;
     uint64_t bits = (uint64_t)len * 8;
-    for (int i = 0; i < 8; i++) tail[tl - 1 - i] = (uint8_t)(bits >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        tail[tl - 1 - i] = (uint8_t)(bits >> (8 * i));
     block(h, tail);
     if (tl == 128) block(h, tail + 64);
     for (int i = 0; i < 8; i++) {
@@ -68,6 +70,7 @@ void sha256(const void *data, size_t len, uint8_t out[32]) {
 
 int sha256_ct_equal(const uint8_t *a, const uint8_t *b, size_t n) {
     volatile uint8_t d = 0;
-    for (size_t i = 0; i < n; i++) d |= a[i] ^ b[i];
+    for (size_t i = 0; i < n; i++)
+        d |= a[i] ^ b[i];
     return d == 0;
 }

@@ -268,8 +268,10 @@ static void check_bool(const json_t *v, const vfield *f, vval *out, json_t *erro
         b = json_is_true(v);
     } else if (json_is_integer(v) || json_is_real(v)) {
         double d = json_number_value(v);
-        if (d == 0) b = 0;
-        else if (d == 1) b = 1;
+        if (d == 0)
+            b = 0;
+        else if (d == 1)
+            b = 1;
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
@@ -339,16 +341,28 @@ static void check_model(const json_t *v, const vfield *f, const char *name, size
 static void check_one(const json_t *v, const vfield *f, vval *out, json_t *errors,
                       const json_t *loc) {
     switch (f->type) {
-    case V_STR: check_str(v, f, out, errors, loc); break;
+    case V_STR:
+        check_str(v, f, out, errors, loc);
+        break;
     case V_NUM:
-    case V_NUM_NONNEG: check_num(v, f, out, errors, loc); break;
-    case V_TIME: check_time(v, f, out, errors, loc); break;
-    case V_UUID: check_uuid(v, f, out, errors, loc); break;
+    case V_NUM_NONNEG:
+        check_num(v, f, out, errors, loc);
+        break;
+    case V_TIME:
+        check_time(v, f, out, errors, loc);
+        break;
+    case V_UUID:
+        check_uuid(v, f, out, errors, loc);
+        break;
     case V_EMAIL:
         check_email(v, f, out, errors, loc);
         break;
-    case V_BOOL: check_bool(v, f, out, errors, loc); break;
-    case V_ENUM: check_enum(v, f, out, errors, loc); break;
+    case V_BOOL:
+        check_bool(v, f, out, errors, loc);
+        break;
+    case V_ENUM:
+        check_enum(v, f, out, errors, loc);
+        break;
     case V_DICT:
         if (!is_object(v)) {
             err(errors, loc, f, "dict_type", "Input should be a valid dictionary", v, NULL);
@@ -386,8 +400,8 @@ bool validate_value(const json_t *v, const vfield *f, vval *out, json_t *errors,
     return out->ok;
 }
 
-void validate_object(const json_t *obj, const vfield *fields, size_t n, vval *vals,
-                     json_t *errors, const json_t *loc) {
+void validate_object(const json_t *obj, const vfield *fields, size_t n, vval *vals, json_t *errors,
+                     const json_t *loc) {
     for (size_t i = 0; i < n; i++) {
         const vfield *f = &fields[i];
         vval *out = &vals[i];
@@ -395,8 +409,8 @@ void validate_object(const json_t *obj, const vfield *fields, size_t n, vval *va
         const json_t *v = json_object_get(obj, f->name);
         if (!v) {
             if (f->required)
-                validate_error(errors, "missing", loc_with(loc, f->name, 0), "Field required",
-                               obj, NULL);
+                validate_error(errors, "missing", loc_with(loc, f->name, 0), "Field required", obj,
+                               NULL);
             else
                 out->ok = true;
             continue;
@@ -418,18 +432,16 @@ bool validate_oom(const vval *vals, size_t n) {
     return false;
 }
 
-bool validate_body(const json_t *body, const vfield *fields, size_t n, vval *vals,
-                   json_t *errors) {
+bool validate_body(const json_t *body, const vfield *fields, size_t n, vval *vals, json_t *errors) {
     memset(vals, 0, n * sizeof *vals); /* read by validate_oom() whatever the body */
     if (!body || json_is_null(body)) {
-        validate_error(errors, "missing", validate_loc("body", NULL), "Field required", NULL,
-                       NULL);
+        validate_error(errors, "missing", validate_loc("body", NULL), "Field required", NULL, NULL);
         return false;
     }
     if (!is_object(body)) {
         validate_error(errors, "model_attributes_type", validate_loc("body", NULL),
-                       "Input should be a valid dictionary or object to extract fields from",
-                       body, NULL);
+                       "Input should be a valid dictionary or object to extract fields from", body,
+                       NULL);
         return false;
     }
     json_t *loc = validate_loc("body", NULL);
@@ -456,10 +468,12 @@ bool validate_path_uuid(const char *name, const char *value, char *out, json_t *
 char *validate_strdup(const vval *v, const vfield *f, int *oom) {
     if (!v->present || v->null || !v->ok) return NULL;
     char *s = NULL;
-    if (f->type == V_UUID) s = mstr_new(v->uuid, strlen(v->uuid));
+    if (f->type == V_UUID)
+        s = mstr_new(v->uuid, strlen(v->uuid));
     else if (f->type == V_STR || f->type == V_ENUM || f->type == V_EMAIL)
         s = mstr_new(v->s, v->len);
-    else return NULL;
+    else
+        return NULL;
     if (!s) *oom = 1;
     return s;
 }

@@ -25,9 +25,9 @@ typedef enum {
     V_TIME,       /* date-time -> UTC microseconds */
     V_UUID,       /* canonical lower-case text */
     V_BOOL,
-    V_ENUM,  /* a string among `choices` */
-    V_DICT,  /* any JSON object, kept as JSON */
-    V_MODEL, /* a nested object validated against `sub` */
+    V_ENUM,       /* a string among `choices` */
+    V_DICT,       /* any JSON object, kept as JSON */
+    V_MODEL,      /* a nested object validated against `sub` */
     V_LIST_MODEL, /* a list of nested objects */
 } vtype;
 
@@ -36,11 +36,11 @@ typedef struct vfield {
     vtype type;
     bool required;
     bool nullable;
-    const char *const *choices;  /* V_ENUM: NULL-terminated */
-    const char *class_name;      /* V_MODEL, V_LIST_MODEL: for "instance of X" */
-    const struct vfield *sub;    /* V_MODEL, V_LIST_MODEL */
+    const char *const *choices; /* V_ENUM: NULL-terminated */
+    const char *class_name;     /* V_MODEL, V_LIST_MODEL: for "instance of X" */
+    const struct vfield *sub;   /* V_MODEL, V_LIST_MODEL */
     size_t nsub;
-    size_t max_length;           /* V_STR: 0 for none, else in code points */
+    size_t max_length; /* V_STR: 0 for none, else in code points */
     /* V_NUM, V_NUM_NONNEG: a quantity, also an exact decimal (dec.h) in
      * vval.qty; one with more places or too large is refused
      * ("decimal_max_places", "decimal_whole_digits", as pydantic's
@@ -49,10 +49,10 @@ typedef struct vfield {
 } vfield;
 
 typedef struct {
-    bool present; /* the key was in the body */
-    bool null;    /* present as null */
-    bool ok;      /* converted without error */
-    bool oom;     /* memory ran out checking it (V_EMAIL): a 500, not a 422 */
+    bool present;  /* the key was in the body */
+    bool null;     /* present as null */
+    bool ok;       /* converted without error */
+    bool oom;      /* memory ran out checking it (V_EMAIL): a 500, not a 422 */
     const char *s; /* V_STR, V_ENUM: points into the body */
     size_t len;
     double num;
@@ -78,18 +78,16 @@ json_t *validate_loc(const char *first, ...);
  * the body is an object (field values are then in `vals`, one per field). */
 /* Did memory run out checking one of the values (no error item says so)? */
 bool validate_oom(const vval *vals, size_t n);
-bool validate_body(const json_t *body, const vfield *fields, size_t n, vval *vals,
-                   json_t *errors);
+bool validate_body(const json_t *body, const vfield *fields, size_t n, vval *vals, json_t *errors);
 
 /* Validate fields of an object (already known to be one) with `loc` as the
  * prefix of every error's loc (borrowed). */
-void validate_object(const json_t *obj, const vfield *fields, size_t n, vval *vals,
-                     json_t *errors, const json_t *loc);
+void validate_object(const json_t *obj, const vfield *fields, size_t n, vval *vals, json_t *errors,
+                     const json_t *loc);
 
 /* One value against one field's rules (not null-aware): errors get loc
  * `loc` + the field's name. */
-bool validate_value(const json_t *v, const vfield *f, vval *out, json_t *errors,
-                    const json_t *loc);
+bool validate_value(const json_t *v, const vfield *f, vval *out, json_t *errors, const json_t *loc);
 
 /* A UUID path parameter; on error appends {"type":"uuid_parsing","loc":
  * ["path", name], ...}. Returns true with `out` canonical when valid. */

@@ -183,12 +183,9 @@ static void test_add(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_from_double),
-        cmocka_unit_test(test_round_double),
-        cmocka_unit_test(test_parse),
-        cmocka_unit_test(test_floor_of_double),
-        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_format_matches_num_format),
+        cmocka_unit_test(test_from_double), cmocka_unit_test(test_round_double),
+        cmocka_unit_test(test_parse),       cmocka_unit_test(test_floor_of_double),
+        cmocka_unit_test(test_format),      cmocka_unit_test(test_format_matches_num_format),
         cmocka_unit_test(test_add),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,7 +25,8 @@ static const rcase CASES[] = {
      "/entitlements/{entitlement_id}/customer/{customer_id}/{ec_id}", NULL},
     {"GET", "/entitlements/e/customer/c/r", ROUTER_OK,
      "/entitlements/{entitlement_id}/customer/{customer_id}/{ec_id}", NULL},
-    {"POST", "/entitlements/e/customer", ROUTER_OK, "/entitlements/{entitlement_id}/customer", NULL},
+    {"POST", "/entitlements/e/customer", ROUTER_OK, "/entitlements/{entitlement_id}/customer",
+     NULL},
     {"PUT", "/entitlements/e/customer/c/r", ROUTER_METHOD_NOT_ALLOWED, NULL, "GET, PATCH, DELETE"},
     {"GET", "/entitlements/e/customer/c/total", ROUTER_OK,
      "/entitlements/{entitlement_id}/customer/{customer_id}/total", NULL},
@@ -52,8 +53,8 @@ static const rcase CASES[] = {
     {"GET", "/nope", ROUTER_NOT_FOUND, NULL, NULL},
     {"GET", "/", ROUTER_NOT_FOUND, NULL, NULL},
     {"GET", "", ROUTER_NOT_FOUND, NULL, NULL},
-    {"GET", "/customers/", ROUTER_NOT_FOUND, NULL, NULL},     /* an empty parameter */
-    {"GET", "/customers/a/b", ROUTER_NOT_FOUND, NULL, NULL},  /* too many segments */
+    {"GET", "/customers/", ROUTER_NOT_FOUND, NULL, NULL},    /* an empty parameter */
+    {"GET", "/customers/a/b", ROUTER_NOT_FOUND, NULL, NULL}, /* too many segments */
     {"PATCH", "/entitlements/e/customer/c", ROUTER_NOT_FOUND, NULL, NULL},
     {"PATCH", "/entitlements/e/customerX/c/r", ROUTER_NOT_FOUND, NULL, NULL},
     {"GET", "//healthz", ROUTER_NOT_FOUND, NULL, NULL},
@@ -100,9 +101,9 @@ static void test_long_param_refused(void **state) {
     memset(&req, 0, sizeof req);
     const route *rt = NULL;
     char allow[64];
-    assert_int_equal(router_match(api_routes, api_nroutes, "GET", path, &rt, &req, allow,
-                                  sizeof allow),
-                     ROUTER_NOT_FOUND);
+    assert_int_equal(
+        router_match(api_routes, api_nroutes, "GET", path, &rt, &req, allow, sizeof allow),
+        ROUTER_NOT_FOUND);
 }
 
 /* Every route's pattern is well formed and no two routes share method and pattern. */

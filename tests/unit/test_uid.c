@@ -181,16 +181,20 @@ static void test_v4_pooled(void **state) {
         assert_int_equal(uid_new_v4_pooled(&ids[i]), 0);
         assert_int_equal(ids[i].b[6] >> 4, 4);
         assert_int_equal(ids[i].b[8] >> 6, 2);
-        for (int k = 0; k < i; k++) assert_memory_not_equal(ids[i].b, ids[k].b, 16);
+        for (int k = 0; k < i; k++)
+            assert_memory_not_equal(ids[i].b, ids[k].b, 16);
     }
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_v4_pooled),
-        cmocka_unit_test(test_vectors),     cmocka_unit_test(test_format_and_canon),
-        cmocka_unit_test(test_error_edges), cmocka_unit_test(test_v4),
-        cmocka_unit_test(test_v7),          cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_format_and_canon),
+        cmocka_unit_test(test_error_edges),
+        cmocka_unit_test(test_v4),
+        cmocka_unit_test(test_v7),
+        cmocka_unit_test(test_random_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,11 +57,15 @@ static char *subst(const char *s) {
             char tok[16], rep[64];
             const char *forms[] = {NULL, "upper", "simple", "urn", "braced"};
             for (int f = 0; f < 5 && !done; f++) {
-                if (forms[f]) snprintf(tok, sizeof tok, "{%s:%s}", IDS[k][0], forms[f]);
-                else snprintf(tok, sizeof tok, "{%s}", IDS[k][0]);
+                if (forms[f])
+                    snprintf(tok, sizeof tok, "{%s:%s}", IDS[k][0], forms[f]);
+                else
+                    snprintf(tok, sizeof tok, "{%s}", IDS[k][0]);
                 if (strncmp(p, tok, strlen(tok)) != 0) continue;
-                if (forms[f]) spell(IDS[k][1], forms[f], rep, sizeof rep);
-                else snprintf(rep, sizeof rep, "%s", IDS[k][1]);
+                if (forms[f])
+                    spell(IDS[k][1], forms[f], rep, sizeof rep);
+                else
+                    snprintf(rep, sizeof rep, "%s", IDS[k][1]);
                 size_t rl = strlen(rep);
                 if (n + rl + 1 > cap) out = realloc(out, cap = (cap + rl) * 2);
                 memcpy(out + n, rep, rl);
@@ -148,8 +152,10 @@ static bool check_expect(const json_t *expect, const char *ent, const char *cust
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)expect, k, v) {
-        const char *have_id = strcmp(k, "id") == 0 ? id : strcmp(k, "entitlement") == 0 ? ent
-                              : strcmp(k, "customer") == 0 ? cust : NULL;
+        const char *have_id = strcmp(k, "id") == 0            ? id
+                              : strcmp(k, "entitlement") == 0 ? ent
+                              : strcmp(k, "customer") == 0    ? cust
+                                                              : NULL;
         if (have_id) {
             char *want = subst(json_string_value(v));
             bool ok = strcmp(want, have_id) == 0;
@@ -169,7 +175,8 @@ static bool check_expect(const json_t *expect, const char *ent, const char *cust
             char buf[DT_FORMAT_MAX] = "null";
             if (t.set) dt_format(t.v, buf);
             const char *want = json_is_null(v) ? "null" : json_string_value(v);
-            if (strcmp(buf, want) != 0) return snprintf(why, cap, "%s: %s, want %s", k, buf, want), false;
+            if (strcmp(buf, want) != 0)
+                return snprintf(why, cap, "%s: %s, want %s", k, buf, want), false;
         } else {
             /* a quantity is the exact decimal of the vector's double */
             opt_dec q = bit == GRANT_F_QUANTITY ? p->quantity : p->quantity_used;
@@ -202,7 +209,8 @@ static void test_vectors(void **state) {
         json_t *path = json_object_get(vec, "path");
         char *ps[3];
         const char *pn[3] = {"entitlement_id", "customer_id", "ec_id"};
-        for (int k = 0; k < 3; k++) ps[k] = subst(json_string_value(json_object_get(path, pn[k])));
+        for (int k = 0; k < 3; k++)
+            ps[k] = subst(json_string_value(json_object_get(path, pn[k])));
         char *body;
         size_t blen;
         const json_t *b64 = json_object_get(vec, "body_b64");
@@ -215,13 +223,14 @@ static void test_vectors(void **state) {
         }
         json_t *parsed = NULL, *errors = NULL;
         const char *detail = NULL;
-        unsigned status = api_body_parse(blen ? body : NULL, blen, "application/json", &parsed,
-                                         &errors, &detail);
+        unsigned status =
+            api_body_parse(blen ? body : NULL, blen, "application/json", &parsed, &errors, &detail);
         char ent[ID_BUF], cust[ID_BUF], id[ID_BUF], why[2048] = "";
         model_grant_patch p;
         if (status == 0) {
             const json_t *ai, *ei;
-            errors = api_grant_patch_check(ps[0], ps[1], ps[2], parsed, ent, cust, id, &p, &ai, &ei);
+            errors =
+                api_grant_patch_check(ps[0], ps[1], ps[2], parsed, ent, cust, id, &p, &ai, &ei);
             status = json_array_size(errors) ? 422 : 200;
         }
         bool ok = (int)status == want_status;
@@ -249,7 +258,8 @@ static void test_vectors(void **state) {
         json_decref(errors);
         json_decref(parsed);
         free(body);
-        for (int k = 0; k < 3; k++) free(ps[k]);
+        for (int k = 0; k < 3; k++)
+            free(ps[k]);
     }
     print_message("%zu vectors, %zu failed\n", json_array_size(vectors), failed);
     json_decref(doc);
