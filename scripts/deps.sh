@@ -2,7 +2,7 @@
 # Installs the Debian packages entitled needs to build, test and run, and does
 # nothing when they are all present. Called by `make run`, `make test`, `make bench`.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+pkgs=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libpq-dev libicu-dev postgresql postgresql-client libcmocka-dev
       postgresql postgresql-client python3 curl)
 missing=()
