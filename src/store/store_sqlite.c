@@ -1663,7 +1663,9 @@ static store_rc step_done(conn *c, sqlite3_stmt *st, const char *what) {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) return STORE_OK;
-    log_db(c->db, what);
+    /* a duplicate id or email is the client's (a 409 or 400), not the log's */
+    int ext = sqlite3_extended_errcode(c->db);
+    if (ext != SQLITE_CONSTRAINT_UNIQUE && ext != SQLITE_CONSTRAINT_PRIMARYKEY) log_db(c->db, what);
     return rc_of(rc) == STORE_OK ? STORE_ERROR : rc_of(rc);
 }
 
