@@ -133,6 +133,19 @@ bool consume_plan(const model_grant *rows, size_t n, dec quantity, consume_resul
     return true;
 }
 
+int consume_burn_cmp(const void *pa, const void *pb) {
+    const model_grant *a = pa, *b = pb;
+    if (a->quantity.set != b->quantity.set) return a->quantity.set ? -1 : 1;
+    if (a->expiry_at.set != b->expiry_at.set) return a->expiry_at.set ? -1 : 1;
+    if (a->expiry_at.set && a->expiry_at.v != b->expiry_at.v)
+        return a->expiry_at.v < b->expiry_at.v ? -1 : 1;
+    if (a->active_from.set != b->active_from.set) return a->active_from.set ? 1 : -1;
+    if (a->active_from.set && a->active_from.v != b->active_from.v)
+        return a->active_from.v < b->active_from.v ? -1 : 1;
+    if (a->created_at != b->created_at) return a->created_at < b->created_at ? -1 : 1;
+    return strcmp(a->id, b->id);
+}
+
 const char *const ledger_kind_names[4] = {"create", "update", "consume", "delete"};
 
 void consume_result_clear(consume_result *r) {

@@ -209,6 +209,9 @@ void store_balance_add(store_balance *b, opt_dec quantity, opt_dec quantity_used
  * quantity_used above its quantity, and a row without a limit takes at
  * most up to DEC_MAX in quantity_used (the range of a quantity). */
 bool consume_plan(const model_grant *rows, size_t n, dec quantity, consume_result *out);
+/* The burn order as a qsort() comparator of model_grant (PostgreSQL locks
+ * rows by id and sorts them with it; SQLite's S_CONSUME_ROWS sorts alike). */
+int consume_burn_cmp(const void *a, const void *b);
 
 /* An idempotent request's stored answer. */
 typedef struct {
