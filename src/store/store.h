@@ -238,6 +238,11 @@ void list_result_clear(list_result *r);
 /* The sort value of row i of a result, for cursors: false when null. */
 bool list_sort_value(const list_result *r, size_t i, const char *sort, list_value *v,
                      const char **id);
+/* The values list_sort_value() gives for sort `sort` of list `k`: their
+ * type (LV_TEXT, LV_TIME or LV_DEC) and whether a row may have none (null),
+ * so that a cursor can hold only those; false when the list has no such
+ * sort. */
+bool list_sort_type(list_kind k, const char *sort, list_vtype *type, bool *nullable);
 
 typedef struct store_ops {
     const char *name;

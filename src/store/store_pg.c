@@ -1945,17 +1945,7 @@ static store_rc pg_scan_rows(store *s, bool (*fn)(void *cls, const char *org, co
 static void p_built(params *p, const sql_builder *b) {
     for (int i = 0; i < b->nbinds; i++) {
         const list_value *v = &b->binds[i];
-        if (v->type == LV_TEXT && b->raw[i]) {
-            /* bytes that are not UTF-8, as bytea (bytes_of) */
-            size_t n = 0;
-            char *e = enc_text(v->s, v->len, &n);
-            int k = p_bytes(p, e, n);
-            if (!e || k < 0) p->oom = true;
-            if (k >= 0)
-                p->own[k] = e;
-            else
-                free(e);
-        } else if (v->type == LV_TEXT) {
+        if (v->type == LV_TEXT) {
             p_textn(p, v->s, v->len, true);
         } else if (v->type == LV_NUM) {
             p_num(p, (opt_num){true, v->n});
@@ -2043,13 +2033,6 @@ static store_rc list_count(pg_store *s, pconn *c, const list_query *q, int64_t *
     return r;
 }
 
-/* A position whose value cannot be compared with the sort's column: text
- * for a number or the reverse. The server makes no such cursor. */
-static bool foreign_position(const list_query *q, const sql_field *sf) {
-    if (!q->has_after || q->after_null || strcmp(sf->sql, "t.id") == 0) return false;
-    return sf->text != (q->after.type == LV_TEXT);
-}
-
 static store_rc pg_list(store *s, const list_query *q0, list_result *out) {
     memset(out, 0, sizeof(*out));
     const sql_field *sf =
@@ -2099,7 +2082,7 @@ static store_rc pg_list(store *s, const list_query *q0, list_result *out) {
     }
     /* the segments in reading order, from the one holding the position */
     sql_segment seg[2];
-    int nseg = never || foreign_position(&q, sf) ? 0 : sql_segments(&q, sf, seg);
+    int nseg = never ? 0 : sql_segments(&q, sf, seg);
     for (int k = 0; k < nseg && r == STORE_OK && !out->more; k++)
         r = list_segment(PG(s), c, &q, sf, seg[k], q.has_after && k == 0, cap + 1 - out->n, out,
                          cap);
@@ -2293,7 +2276,6 @@ store *store_pg_open(const char *conninfo, unsigned pool, char *err, size_t errc
         .ci_rank = s->rank,
         .least = "LEAST",
         .unique_sum = "COALESCE(SUM(%s), 0)",
-        .bytes_of = "convert_to(%s, 'UTF8')",
         /* ordered as the name is (a prefix never sorts after its text) */
         .sort_key = "left(%s, " NAME_KEY ")",
     };
