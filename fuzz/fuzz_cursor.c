@@ -18,8 +18,9 @@
  *     finite number when its value is one (the encoder writes no other);
  *   - encode then decode is the identity on positions (id, direction,
  *     total, null or the value, bytes of text included);
- *   - an accepted cursor that a row can hold encodes to one that decodes to
- *     the same position. */
+ *   - an accepted cursor is one a row of the list can hold (a value of the
+ *     sort's type, null only where the sort has nulls, an id sort's value
+ *     its id), and encodes to one that decodes to the same position. */
 #include "common.h"
 
 #include "api/query.h"
@@ -84,9 +85,9 @@ static bool make_row(row *r, list_kind kind, const char *sort, const char *id, b
     case LIST_UNIQUE: {
         model_entitlement *e = kind == LIST_UNIQUE ? &r->u.e : &r->e;
         memcpy(e->id, id, ID_BUF);
-        if (strcmp(sort, "name") == 0) {
-            if (!null && !is_text) return false;
-            if (!null) CHECK((e->name = mstr_new(v->s, v->len)));
+        if (strcmp(sort, "name") == 0) { /* NOT NULL */
+            if (null || !is_text) return false;
+            CHECK((e->name = mstr_new(v->s, v->len)));
         } else if (strcmp(sort, "created_at") == 0) {
             if (null || !is_time) return false;
             e->created_at = v->t;
@@ -102,9 +103,9 @@ static bool make_row(row *r, list_kind kind, const char *sort, const char *id, b
     case LIST_CUSTOMERS:
         memcpy(r->c.id, id, ID_BUF);
         r->res.custs = &r->c;
-        if (strcmp(sort, "customer_name") == 0) {
-            if (!null && !is_text) return false;
-            if (!null) CHECK((r->c.customer_name = mstr_new(v->s, v->len)));
+        if (strcmp(sort, "customer_name") == 0) { /* NOT NULL */
+            if (null || !is_text) return false;
+            CHECK((r->c.customer_name = mstr_new(v->s, v->len)));
             return true;
         }
         if (strcmp(sort, "created_at") == 0) {
@@ -164,10 +165,9 @@ static bool same_value(const list_value *a, const list_value *b) {
 static void round_trip(const list_spec *spec, const list_params *p) {
     const list_query *q = &p->q;
     row r;
-    if (!make_row(&r, spec->kind, q->sort, q->after_id, q->after_null, &q->after)) {
-        free_row(&r);
-        return;
-    }
+    /* the decoder accepts only positions a row can hold (issue 13: anything
+     * else reached PostgreSQL as a bad parameter) */
+    CHECK(make_row(&r, spec->kind, q->sort, q->after_id, q->after_null, &q->after));
     r.res.total = p->total;
     char *text = query_cursor(p, &r.res, 0, !q->backward);
     CHECK(text);
@@ -248,7 +248,10 @@ static void encode_mode(const list_spec *spec, const uint8_t *d, size_t n) {
     if (strcmp(sort, "id") == 0) {
         v.s = id, v.len = strlen(id), null = false;
     } else if (strcmp(sort, "name") == 0 || strcmp(sort, "customer_name") == 0) {
-        /* the rest is the text */
+        /* the rest is the text: UTF-8, as every stored name (NUL allowed) */
+        json_t *js = json_stringn((const char *)d, n);
+        if (!js) return;
+        json_decref(js);
     } else if (strcmp(sort, "quantity") == 0 || strcmp(sort, "quantity_used") == 0) {
         if (n < 8) return;
         v.type = LV_DEC; /* millionths within the range (dec.h) */
@@ -261,7 +264,7 @@ static void encode_mode(const list_spec *spec, const uint8_t *d, size_t n) {
     }
     row r;
     if (!make_row(&r, spec->kind, sort, id, null, &v)) {
-        /* a null created_at or seq: no row has one */
+        /* a null created_at, seq, name or customer_name: no row has one */
         CHECK(null);
         free_row(&r);
         return;

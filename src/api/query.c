@@ -4,6 +4,7 @@
 #include "util/b64.h"
 #include "validate/validate.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,10 +345,11 @@ static void search_pairs(parse_ctx *c) {
     p->q.search_len = 0;
 }
 
-static bool in_list(const char *const *l, const char *s) {
+/* The entry of l equal to s, or NULL. */
+static const char *in_list(const char *const *l, const char *s) {
     for (; *l; l++)
-        if (strcmp(*l, s) == 0) return true;
-    return false;
+        if (strcmp(*l, s) == 0) return *l;
+    return NULL;
 }
 
 static void enum_error(json_t *errors, const char *name, const char *const *choices,
@@ -406,6 +408,67 @@ out:
     return out;
 }
 
+/* A cursor's integer as the encoder writes it: an optional '-' and digits,
+ * within int64 (strtoll alone would take spaces, '+' and clamp overflow). */
+static bool cursor_int(const char *s, int64_t *out) {
+    const char *d = *s == '-' ? s + 1 : s;
+    if (!*d || strspn(d, "0123456789") != strlen(d)) return false;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno) return false;
+    *out = v;
+    return true;
+}
+
+/* The sort value of a cursor: what list_sort_value() gives for a row of the
+ * list, as query_cursor() writes it, and nothing else (issue 13). The store
+ * binds it against the sort's column and takes it to be of the column's
+ * type: a null for a column without nulls reached PostgreSQL as text
+ * against a bigint (a 500), and a value of another type, text that is not
+ * UTF-8 (which PostgreSQL text cannot hold) or an integer out of range
+ * would make the backends answer differently, if at all. */
+static bool read_cursor_value(list_query *q, const char *val, size_t vlen) {
+    list_vtype type;
+    bool nullable;
+    if (!list_sort_type(q->kind, q->sort, &type, &nullable)) return false;
+    if (val[0] != 's' && strlen(val) != vlen) return false; /* a NUL past the number */
+    if (vlen == 1 && val[0] == '-') {
+        q->after_null = true;
+        return nullable;
+    }
+    if (val[0] == 't' && type == LV_TIME) {
+        q->after.type = LV_TIME;
+        return cursor_int(val + 1, &q->after.t);
+    }
+    if (val[0] == 'q' && type == LV_DEC) {
+        /* a quantity in millionths (dec.h), exact */
+        q->after.type = LV_DEC;
+        return cursor_int(val + 1, &q->after.d) && q->after.d <= DEC_MAX && q->after.d >= -DEC_MAX;
+    }
+    if (val[0] == 'n' && type == LV_DEC) {
+        /* a cursor made before quantities were decimal: the double's decimal
+         * (written with %.17g; strtod alone would take spaces, hex and inf) */
+        char *end;
+        if (vlen < 2 || strspn(val + 1, "0123456789.eE+-") != vlen - 1) return false;
+        double num = strtod(val + 1, &end);
+        q->after.type = LV_DEC;
+        return !*end && isfinite(num) && dec_from_double(num, &q->after.d) == DEC_OK;
+    }
+    if (val[0] == 's' && type == LV_TEXT) {
+        /* text as the API stores it: UTF-8, NUL characters allowed */
+        json_t *js = json_stringn(val + 1, vlen - 1);
+        if (!js) return false;
+        json_decref(js);
+        q->after.type = LV_TEXT;
+        q->after.s = val + 1;
+        q->after.len = vlen - 1;
+        /* an id sort's value is the id itself */
+        return strcmp(q->sort, "id") != 0 ||
+               (vlen - 1 == strlen(q->after_id) && memcmp(val + 1, q->after_id, vlen - 1) == 0);
+    }
+    return false;
+}
+
 /* Read a cursor into p->q's position; false with an error added. */
 static bool read_cursor(parse_ctx *c, const char *text) {
     list_params *p = c->p;
@@ -427,7 +490,7 @@ static bool read_cursor(parse_ctx *c, const char *text) {
     int nf = ranked ? 7 : 6;
     for (int i = 0; i < nf; i++) {
         char *bar = memchr(s, '|', len - (size_t)(s - raw));
-        if (!bar) goto bad;
+        if (!bar || memchr(s, '\0', (size_t)(bar - s))) goto bad; /* read as C strings */
         *bar = '\0';
         f[i] = s;
         s = bar + 1;
@@ -446,40 +509,15 @@ static bool read_cursor(parse_ctx *c, const char *text) {
         value_error(c->errors, "cursor", "the cursor belongs to another sort", text);
         return false;
     }
-    char *end;
-    long long total = strtoll(f[5], &end, 10);
-    if (*end || !*f[5] || total < 0) goto bad;
+    int64_t total;
+    if (!cursor_int(f[5], &total) || total < 0) goto bad;
     p->total = total;
     p->q.skip_total = true;
     memcpy(p->q.after_id, f[4], ID_BUF);
     p->q.backward = f[3][0] == 'p';
     p->q.has_after = true;
     if (ranked) p->q.after_rank = f[6][0] - '0';
-    const char *val = f[nf];
-    if (vlen == 1 && val[0] == '-') {
-        p->q.after_null = true;
-    } else if (val[0] == 't' && vlen > 1) {
-        p->q.after.type = LV_TIME;
-        p->q.after.t = strtoll(val + 1, &end, 10);
-        if (*end) goto bad;
-    } else if (val[0] == 'q' && vlen > 1) {
-        /* a quantity in millionths (dec.h), exact */
-        p->q.after.type = LV_DEC;
-        p->q.after.d = strtoll(val + 1, &end, 10);
-        if (*end || p->q.after.d > DEC_MAX || p->q.after.d < -DEC_MAX) goto bad;
-    } else if (val[0] == 'n' && vlen > 1) {
-        /* a cursor made before quantities were decimal: the double's decimal */
-        double num = strtod(val + 1, &end);
-        p->q.after.type = LV_DEC;
-        if (*end || !isfinite(num) || dec_from_double(num, &p->q.after.d) != DEC_OK) goto bad;
-    } else if (val[0] == 's') {
-        p->q.after.type = LV_TEXT;
-        p->q.after.s = val + 1;
-        p->q.after.len = vlen - 1;
-    } else {
-        goto bad;
-    }
-    return true;
+    if (read_cursor_value(&p->q, f[nf], vlen)) return true;
 bad:
     value_error(c->errors, "cursor", "malformed cursor", text);
     return false;
@@ -534,15 +572,16 @@ json_t *query_parse_args(query_args_fn each, void *src, const char *org, const l
         }
     }
     if (c.sort_key) {
+        /* q.sort is the spec's own string, which outlives the arguments */
         if (in_list(spec->sorts, c.sort_key)) {
-            p->q.sort = c.sort_key;
+            p->q.sort = in_list(spec->sorts, c.sort_key);
             p->q.desc = false; /* sort_type's default: asc */
         } else
             enum_error(errors, "sort_key", spec->sorts, c.sort_key);
     } else if (c.order) {
         const char *k = c.order[0] == '-' ? c.order + 1 : c.order;
         if (in_list(spec->sorts, k)) {
-            p->q.sort = k;
+            p->q.sort = in_list(spec->sorts, k);
             p->q.desc = c.order[0] == '-';
         } else {
             value_error(errors, "order",

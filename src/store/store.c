@@ -133,6 +133,19 @@ bool consume_plan(const model_grant *rows, size_t n, dec quantity, consume_resul
     return true;
 }
 
+int consume_burn_cmp(const void *pa, const void *pb) {
+    const model_grant *a = pa, *b = pb;
+    if (a->quantity.set != b->quantity.set) return a->quantity.set ? -1 : 1;
+    if (a->expiry_at.set != b->expiry_at.set) return a->expiry_at.set ? -1 : 1;
+    if (a->expiry_at.set && a->expiry_at.v != b->expiry_at.v)
+        return a->expiry_at.v < b->expiry_at.v ? -1 : 1;
+    if (a->active_from.set != b->active_from.set) return a->active_from.set ? 1 : -1;
+    if (a->active_from.set && a->active_from.v != b->active_from.v)
+        return a->active_from.v < b->active_from.v ? -1 : 1;
+    if (a->created_at != b->created_at) return a->created_at < b->created_at ? -1 : 1;
+    return strcmp(a->id, b->id);
+}
+
 const char *const ledger_kind_names[4] = {"create", "update", "consume", "delete"};
 
 void consume_result_clear(consume_result *r) {
@@ -196,6 +209,35 @@ bool list_sort_value(const list_result *r, size_t i, const char *sort, list_valu
     v->s = *id;
     v->len = strlen(*id);
     return true;
+}
+
+#define L_(k) (1u << (k))
+#define L_ENTS (L_(LIST_ENTITLEMENTS) | L_(LIST_UNIQUE))
+static const struct {
+    unsigned lists; /* L_(list_kind)s */
+    const char *sort;
+    list_vtype type;
+    bool nullable;
+} SORT_TYPES[] = {
+    {L_ENTS | L_(LIST_CUSTOMERS) | L_(LIST_GRANTS) | L_(LIST_LEDGER), "id", LV_TEXT, false},
+    {L_ENTS | L_(LIST_CUSTOMERS) | L_(LIST_GRANTS), "created_at", LV_TIME, false},
+    {L_ENTS, "name", LV_TEXT, false},
+    {L_(LIST_CUSTOMERS), "customer_name", LV_TEXT, false},
+    {L_(LIST_GRANTS), "quantity", LV_DEC, true},
+    {L_(LIST_GRANTS), "quantity_used", LV_DEC, true},
+    {L_(LIST_GRANTS), "active_from", LV_TIME, true},
+    {L_(LIST_GRANTS), "expiry_at", LV_TIME, true},
+    {L_(LIST_LEDGER), "seq", LV_TIME, false},
+};
+
+bool list_sort_type(list_kind k, const char *sort, list_vtype *type, bool *nullable) {
+    for (size_t i = 0; i < sizeof SORT_TYPES / sizeof SORT_TYPES[0]; i++)
+        if ((SORT_TYPES[i].lists & L_(k)) && strcmp(SORT_TYPES[i].sort, sort) == 0) {
+            *type = SORT_TYPES[i].type;
+            *nullable = SORT_TYPES[i].nullable;
+            return true;
+        }
+    return false;
 }
 
 char *store_email_key(const char *email) {

@@ -209,6 +209,9 @@ void store_balance_add(store_balance *b, opt_dec quantity, opt_dec quantity_used
  * quantity_used above its quantity, and a row without a limit takes at
  * most up to DEC_MAX in quantity_used (the range of a quantity). */
 bool consume_plan(const model_grant *rows, size_t n, dec quantity, consume_result *out);
+/* The burn order as a qsort() comparator of model_grant (PostgreSQL locks
+ * rows by id and sorts them with it; SQLite's S_CONSUME_ROWS sorts alike). */
+int consume_burn_cmp(const void *a, const void *b);
 
 /* An idempotent request's stored answer. */
 typedef struct {
@@ -235,6 +238,11 @@ void list_result_clear(list_result *r);
 /* The sort value of row i of a result, for cursors: false when null. */
 bool list_sort_value(const list_result *r, size_t i, const char *sort, list_value *v,
                      const char **id);
+/* The values list_sort_value() gives for sort `sort` of list `k`: their
+ * type (LV_TEXT, LV_TIME or LV_DEC) and whether a row may have none (null),
+ * so that a cursor can hold only those; false when the list has no such
+ * sort. */
+bool list_sort_type(list_kind k, const char *sort, list_vtype *type, bool *nullable);
 
 typedef struct store_ops {
     const char *name;

@@ -31,7 +31,27 @@
  * Numbers: doubles are sent with 17 digits and read back with
  * extra_float_digits=3 (the shortest text that reads back exactly).
  * Quantities (dec.h) are numeric(18,6), sent and read as decimal text, and
- * summed by SUM exactly, as SQLite's dec_sum() sums its integers. */
+ * summed by SUM exactly, as SQLite's dec_sum() sums its integers.
+ *
+ * Lock order: transactions that wait for each other's locks in opposite
+ * orders deadlock (PostgreSQL aborts one after deadlock_timeout: a 503), so
+ * every transaction takes its locks in this order, and several rows of one
+ * table in the order of a key no write changes:
+ *   1. an Idempotency-Key's advisory lock (idem_begin; one per transaction);
+ *   2. the rows the store call changes: one row by its id (PATCH, deletes,
+ *      entitlement and customer updates and deletes), or a pair's active
+ *      rows in id order (consume: P_CONSUME_LOCK; a PATCH changes their burn
+ *      order, and two consumers locking in the burn order each one's
+ *      snapshot saw deadlocked, issue 13), sorted into burn order only once
+ *      locked; a create's new row with the KEY SHARE locks its foreign keys
+ *      take on the organisation, entitlement and customer (in the fixed
+ *      order of the constraint triggers, and shared: they wait only for a
+ *      one-row update or delete of those);
+ *   3. the organisation's ledger counter (P_LEDGER_NEXT), last, so that it
+ *      is held the shortest;
+ *   4. the idempotency record's insert (idem_finish), a new row.
+ * idempotency prune locks its keys in primary key order; migrations take
+ * their advisory lock before anything else. */
 #include "store/store_pg.h"
 
 #include "store/store_sql.h"
@@ -210,15 +230,15 @@ static const struct {
                          "quantity_used, active_from, expiry_at, request_id, idempotency_key) "
                          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
                          "$15)"},
-    /* the pair's rows active at $4, locked in burn order (one statement, one
-     * order: two consumers of a pair cannot deadlock) */
+    /* the pair's rows active at $4, locked in id order (see "lock order"):
+     * never in burn order, which a PATCH changes between two consumers'
+     * snapshots; lock_active_rows() sorts them into burn order */
     [P_CONSUME_LOCK] = {"consume rows",
                         "SELECT " GRANT_COLS " FROM customer_entitlements "
                         "WHERE org_id = $1 AND entitlement_id = $2 AND customer_id = $3 "
                         "AND (active_from IS NULL OR active_from <= $4) "
                         "AND (expiry_at IS NULL OR $4 < expiry_at) "
-                        "ORDER BY quantity IS NULL, expiry_at ASC NULLS LAST, "
-                        "active_from ASC NULLS FIRST, created_at, id FOR UPDATE"},
+                        "ORDER BY id FOR UPDATE"},
     [P_CONSUME_UPDATE] = {"consume row", "UPDATE customer_entitlements SET quantity_used = $1, "
                                          "updated_at = $2 WHERE id = $3"},
     /* each of the pair's rows (its create entry) with its latest entry made
@@ -237,8 +257,11 @@ static const struct {
     [P_IDEM_INSERT] = {"store idempotency key",
                        "INSERT INTO idempotency_keys(org_id, key, fingerprint, status, body, "
                        "request_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"},
+    /* keys locked in primary key order (see "lock order") */
     [P_IDEM_PRUNE] = {"prune idempotency keys",
-                      "DELETE FROM idempotency_keys WHERE created_at < $1"},
+                      "DELETE FROM idempotency_keys WHERE (org_id, key) IN (SELECT org_id, key "
+                      "FROM idempotency_keys WHERE created_at < $1 ORDER BY org_id, key "
+                      "FOR UPDATE)"},
 };
 
 /* Versioned migrations, the same versions as store_sqlite.c's: entry i
@@ -1596,29 +1619,15 @@ static store_rc pg_customer_delete(store *s, const char *org, const char *id, mo
 
 /* ---- consumption -------------------------------------------------------------- */
 
-/* Burn order (store.h), as P_CONSUME_LOCK sorts. */
-static int burn_cmp(const void *pa, const void *pb) {
-    const model_grant *a = pa, *b = pb;
-    if (a->quantity.set != b->quantity.set) return a->quantity.set ? -1 : 1;
-    if (a->expiry_at.set != b->expiry_at.set) return a->expiry_at.set ? -1 : 1;
-    if (a->expiry_at.set && a->expiry_at.v != b->expiry_at.v)
-        return a->expiry_at.v < b->expiry_at.v ? -1 : 1;
-    if (a->active_from.set != b->active_from.set) return a->active_from.set ? 1 : -1;
-    if (a->active_from.set && a->active_from.v != b->active_from.v)
-        return a->active_from.v < b->active_from.v ? -1 : 1;
-    if (a->created_at != b->created_at) return a->created_at < b->created_at ? -1 : 1;
-    return strcmp(a->id, b->id);
-}
-
 static void rows_free(model_grant *rows, size_t n) {
     for (size_t i = 0; i < n; i++)
         model_grant_clear(&rows[i]);
     free(rows);
 }
 
-/* Lock the pair's rows active at `at` and read them in burn order (heap
- * array). A row changed by a writer we waited for is read as it is now,
- * but the server sorted it as it was: sorted again here. */
+/* Lock the pair's rows active at `at` (in id order) and return them in
+ * burn order (heap array). A row changed by a writer we waited for is read
+ * as it is now, so the burn order is the rows' once all are locked. */
 static store_rc lock_active_rows(pconn *c, const char *org, const char *ent, const char *cust,
                                  int64_t at, model_grant **rows, size_t *n) {
     PGresult *res = NULL;
@@ -1634,7 +1643,7 @@ static store_rc lock_active_rows(pconn *c, const char *org, const char *ent, con
     for (size_t i = 0; r == STORE_OK && i < k; i++, (*n)++)
         if (read_grant(res, (int)i, &(*rows)[i]) != 0) r = STORE_ERROR;
     PQclear(res);
-    if (r == STORE_OK && k > 1) qsort(*rows, k, sizeof **rows, burn_cmp);
+    if (r == STORE_OK && k > 1) qsort(*rows, k, sizeof **rows, consume_burn_cmp);
     return r;
 }
 
@@ -1936,17 +1945,7 @@ static store_rc pg_scan_rows(store *s, bool (*fn)(void *cls, const char *org, co
 static void p_built(params *p, const sql_builder *b) {
     for (int i = 0; i < b->nbinds; i++) {
         const list_value *v = &b->binds[i];
-        if (v->type == LV_TEXT && b->raw[i]) {
-            /* bytes that are not UTF-8, as bytea (bytes_of) */
-            size_t n = 0;
-            char *e = enc_text(v->s, v->len, &n);
-            int k = p_bytes(p, e, n);
-            if (!e || k < 0) p->oom = true;
-            if (k >= 0)
-                p->own[k] = e;
-            else
-                free(e);
-        } else if (v->type == LV_TEXT) {
+        if (v->type == LV_TEXT) {
             p_textn(p, v->s, v->len, true);
         } else if (v->type == LV_NUM) {
             p_num(p, (opt_num){true, v->n});
@@ -2034,13 +2033,6 @@ static store_rc list_count(pg_store *s, pconn *c, const list_query *q, int64_t *
     return r;
 }
 
-/* A position whose value cannot be compared with the sort's column: text
- * for a number or the reverse. The server makes no such cursor. */
-static bool foreign_position(const list_query *q, const sql_field *sf) {
-    if (!q->has_after || q->after_null || strcmp(sf->sql, "t.id") == 0) return false;
-    return sf->text != (q->after.type == LV_TEXT);
-}
-
 static store_rc pg_list(store *s, const list_query *q0, list_result *out) {
     memset(out, 0, sizeof(*out));
     const sql_field *sf =
@@ -2090,7 +2082,7 @@ static store_rc pg_list(store *s, const list_query *q0, list_result *out) {
     }
     /* the segments in reading order, from the one holding the position */
     sql_segment seg[2];
-    int nseg = never || foreign_position(&q, sf) ? 0 : sql_segments(&q, sf, seg);
+    int nseg = never ? 0 : sql_segments(&q, sf, seg);
     for (int k = 0; k < nseg && r == STORE_OK && !out->more; k++)
         r = list_segment(PG(s), c, &q, sf, seg[k], q.has_after && k == 0, cap + 1 - out->n, out,
                          cap);
@@ -2284,7 +2276,6 @@ store *store_pg_open(const char *conninfo, unsigned pool, char *err, size_t errc
         .ci_rank = s->rank,
         .least = "LEAST",
         .unique_sum = "COALESCE(SUM(%s), 0)",
-        .bytes_of = "convert_to(%s, 'UTF8')",
         /* ordered as the name is (a prefix never sorts after its text) */
         .sort_key = "left(%s, " NAME_KEY ")",
     };

@@ -16,7 +16,6 @@ const sql_dialect SQL_SQLITE = {
     .least = "min",
     /* store_sqlite.c's: exact, in 128 bits (SUM stops at 2^63) */
     .unique_sum = "dec_sum(%s)",
-    .bytes_of = NULL,
     .sort_key = NULL,
 };
 
@@ -112,21 +111,16 @@ static void sb_add(sql_builder *b, const char *s) {
 }
 
 /* Append the next placeholder, bound to `v`. */
-static void sb_bind_as(sql_builder *b, const sql_dialect *d, const list_value *v, bool raw) {
+static void sb_bind(sql_builder *b, const sql_dialect *d, const list_value *v) {
     if (b->nbinds >= SQL_MAX_BINDS) {
         b->failed = true;
         return;
     }
     b->binds[b->nbinds] = *v;
-    b->raw[b->nbinds] = raw;
     b->nbinds++;
     char p[16];
     snprintf(p, sizeof p, "%c%d", d->placeholder, b->nbinds);
     sb_add(b, p);
-}
-
-static void sb_bind(sql_builder *b, const sql_dialect *d, const list_value *v) {
-    sb_bind_as(b, d, v, false);
 }
 
 static void sb_bind_text(sql_builder *b, const sql_dialect *d, const char *s) {
@@ -137,13 +131,13 @@ static void sb_bind_text(sql_builder *b, const sql_dialect *d, const char *s) {
 /* Append a dialect template: its first "%s" is `col`, the next `v` bound
  * (without a column, the first is `v`). */
 static void sb_template(sql_builder *b, const sql_dialect *d, const char *tmpl, const char *col,
-                        const list_value *v, bool raw) {
+                        const list_value *v) {
     for (const char *p; (p = strstr(tmpl, "%s")); tmpl = p + 2) {
         sb_addn(b, tmpl, (size_t)(p - tmpl));
         if (col)
             sb_add(b, col);
         else
-            sb_bind_as(b, d, v, raw);
+            sb_bind(b, d, v);
         col = NULL;
     }
     sb_add(b, tmpl);
@@ -314,10 +308,10 @@ static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q
             sb_add(b, ")");
             break;
         case LOP_LIKE:
-            sb_template(b, d, d->cs_contains, col->sql, &f->values[0], false);
+            sb_template(b, d, d->cs_contains, col->sql, &f->values[0]);
             break;
         case LOP_ILIKE:
-            sb_template(b, d, d->ci_contains, col->sql, &f->values[0], false);
+            sb_template(b, d, d->ci_contains, col->sql, &f->values[0]);
             break;
         case LOP_NEQ:
             /* SQL's <> drops nulls; "not equal" keeps them */
@@ -341,7 +335,7 @@ static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q
         sb_add(b, " AND (");
         for (size_t i = 0; i < sizeof RANK_COLS / sizeof RANK_COLS[0]; i++) {
             if (i) sb_add(b, " OR ");
-            sb_template(b, d, d->ci_contains, RANK_COLS[i], &v, false);
+            sb_template(b, d, d->ci_contains, RANK_COLS[i], &v);
         }
         sb_add(b, ")");
     }
@@ -363,7 +357,7 @@ static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q
             if (!first) sb_add(b, " OR ");
             first = 0;
             list_value v = {.type = LV_TEXT, .s = q->search, .len = q->search_len};
-            sb_template(b, d, d->ci_contains, c, &v, false);
+            sb_template(b, d, d->ci_contains, c, &v);
         }
         sb_add(b, ")");
     }
@@ -413,10 +407,9 @@ static void sb_segment(sql_builder *b, const sql_dialect *d, const list_query *q
         sb_bind(b, d, &idv);
         return;
     }
-    /* a row value comparison, which the index serves as a range */
-    bool raw = !by_tie && d->bytes_of && q->after.type == LV_TEXT &&
-               !sql_utf8_valid(q->after.s, q->after.len);
-    bool key = !by_tie && d->sort_key && s->text && !raw;
+    /* a row value comparison, which the index serves as a range (the
+     * position's value is of the column's type: api/query.c checks it) */
+    bool key = !by_tie && d->sort_key && s->text;
     /* a ranked list's k; an integer, bound as instants are */
     list_value k = {.type = LV_TIME, .t = q->desc ? -q->after_rank : q->after_rank};
     sb_add(b, " AND (");
@@ -425,14 +418,11 @@ static void sb_segment(sql_builder *b, const sql_dialect *d, const list_query *q
         sb_add(b, ", ");
     }
     if (key) {
-        sb_template(b, d, d->sort_key, s->sql, NULL, false);
+        sb_template(b, d, d->sort_key, s->sql, NULL);
         sb_add(b, ", ");
     }
     if (!by_tie) {
-        if (raw)
-            sb_template(b, d, d->bytes_of, s->sql, NULL, false);
-        else
-            sb_add(b, s->sql);
+        sb_add(b, s->sql);
         sb_add(b, ", ");
     }
     sb_add(b, tie);
@@ -444,11 +434,11 @@ static void sb_segment(sql_builder *b, const sql_dialect *d, const list_query *q
         sb_add(b, ", ");
     }
     if (key) {
-        sb_template(b, d, d->sort_key, NULL, &q->after, false);
+        sb_template(b, d, d->sort_key, NULL, &q->after);
         sb_add(b, ", ");
     }
     if (!by_tie) {
-        sb_bind_as(b, d, &q->after, raw);
+        sb_bind(b, d, &q->after);
         sb_add(b, ", ");
     }
     sb_bind(b, d, &idv);
@@ -506,14 +496,14 @@ static void sb_from(sql_builder *b, const sql_dialect *d, const list_query *q, b
         } else {
             sb_add(b, "SELECT t.id, t.name, t.description, t.entitlement_type, t.units, "
                       "t.is_active, t.product_id, t.created_at, t.updated_at, (SELECT ");
-            sb_template(b, d, d->unique_sum, "x.quantity", NULL, false);
+            sb_template(b, d, d->unique_sum, "x.quantity", NULL);
             sb_add(b, " FROM customer_entitlements x WHERE x.org_id = t.org_id AND "
                       "x.entitlement_id = t.id AND x.customer_id = ");
             sb_bind_text(b, d, q->unique_customer);
             sb_add(b, " AND (x.expiry_at IS NULL OR x.expiry_at > ");
             sb_bind(b, d, &now);
             sb_add(b, ")), (SELECT ");
-            sb_template(b, d, d->unique_sum, "x.quantity_used", NULL, false);
+            sb_template(b, d, d->unique_sum, "x.quantity_used", NULL);
             sb_add(b, " FROM customer_entitlements x WHERE x.org_id = t.org_id AND "
                       "x.entitlement_id = t.id AND x.customer_id = ");
             sb_bind_text(b, d, q->unique_customer);
@@ -559,7 +549,7 @@ void sql_list_rows(sql_builder *b, const sql_dialect *d, const list_query *q, co
     const char *tie = tie_col(q);
     if (seg == SQL_SEG_VALUES && strcmp(sf->sql, tie) != 0) {
         if (d->sort_key && sf->text) {
-            sb_template(b, d, d->sort_key, sf->sql, NULL, false);
+            sb_template(b, d, d->sort_key, sf->sql, NULL);
             sb_add(b, asc ? " ASC, " : " DESC, ");
         }
         sb_add(b, sf->sql);
@@ -596,25 +586,4 @@ size_t sql_decode_loose(const unsigned char *s, size_t n, uint32_t *out) {
         i += len;
     }
     return k;
-}
-
-bool sql_utf8_valid(const char *str, size_t n) {
-    const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len = c < 0x80                ? 1
-                     : c >= 0xC2 && c < 0xE0 ? 2
-                     : c >= 0xE0 && c < 0xF0 ? 3
-                     : c >= 0xF0 && c < 0xF5 ? 4
-                                             : 0;
-        if (!len || i + len > n) return false;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xC0) != 0x80) return false;
-        /* no overlong forms, surrogates or code points past U+10FFFF */
-        if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] >= 0xA0) ||
-            (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] >= 0x90))
-            return false;
-        i += len;
-    }
-    return true;
 }

@@ -23,10 +23,6 @@ typedef struct {
     /* The unique list's totals: one "%s", a quantity column of the
      * customer's rows `x`, summed exactly, read as decimal text. */
     const char *unique_sum;
-    /* One "%s": a text column as bytes, to compare with a cursor position
-     * that is not UTF-8 (PostgreSQL text cannot hold it). NULL when text
-     * compares as bytes anyway (SQLite). */
-    const char *bytes_of;
     /* One "%s": for a text sort column, an expression ordered as the column
      * is, read from an index: rows are ordered by it, then by the column
      * (PostgreSQL bounds the size of index keys; names are not bounded).
@@ -69,7 +65,6 @@ typedef struct {
     size_t len, cap;
     bool failed; /* out of memory, too many values or an unknown field */
     list_value binds[SQL_MAX_BINDS];
-    bool raw[SQL_MAX_BINDS]; /* text that is not UTF-8, compared through bytes_of */
     int nbinds;
 } sql_builder;
 
@@ -104,7 +99,5 @@ void sql_list_count(sql_builder *b, const sql_dialect *d, const list_query *q);
  * points, a byte that starts no sequence standing for itself (no check of
  * continuation bytes). `out` holds n entries; returns the count. */
 size_t sql_decode_loose(const unsigned char *s, size_t n, uint32_t *out);
-
-bool sql_utf8_valid(const char *s, size_t n);
 
 #endif

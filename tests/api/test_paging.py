@@ -5,6 +5,7 @@ total_count is the number of matching rows; and a walk over 1,000 rows while
 other threads insert and delete rows returns every row that existed
 throughout exactly once, and no row twice."""
 
+import base64
 import random
 import threading
 import time
@@ -507,3 +508,189 @@ class ConcurrentWalk(ServerTestCase, PagingMixin):
                 self.concurrent_walk("/entitlements/customer/%s" % self.C,
                                      {"sort_key": "quantity", "sort_type": st},
                                      lambda p: p[1] == self.C, lambda it: it["quantity"])
+
+
+def raw_cursor(raw):
+    """A cursor as the lists write them: the payload (bytes) in base64url
+    without padding (src/api/query.c)."""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# the value kinds of each sort key (src/api/query.c: "s<text>", "t<int64>",
+# "q<millionths>", "n<double>" of old cursors, "-" null)
+TEXT_SORTS = ("name", "customer_name")
+TIME_SORTS = ("created_at", "seq")
+NULL_TIME_SORTS = ("active_from", "expiry_at")
+QTY_SORTS = ("quantity", "quantity_used")
+
+
+class ForgedCursors(ServerTestCase):
+    """Issue 13: cursors a client forged (well-formed base64url, fields in
+    place, but nothing the server can have written) get the same 422 on
+    both backends, never a 500 (PostgreSQL used to take some as bad
+    parameters) nor a page that differs from one backend to the other: a
+    sort value of another type than the sort's, null where the sort has no
+    nulls, an id sort whose value is not the id, text that is not UTF-8,
+    integers out of range or not plain digits. And the cursors the server
+    can have written, forged alike, still answer 200 with the same page."""
+
+    ID = "0f8e1c2a-4b3d-4e5f-8a9b-0c1d2e3f4a5b"
+    OTHER = "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ready = False
+
+    def setUp(self):
+        cls = type(self)
+        if cls.ready:
+            return
+        cu = self.make_customer(customer_name="acme forged")
+        en = self.make_entitlement(name="forged")
+        self.make_row(en["id"], cu["id"], quantity=5, expiry_at="2100-01-01T00:00:00Z")
+        self.make_row(en["id"], cu["id"])
+        r = self.c.post("/entitlements/%s/customer/%s/consume" % (en["id"], cu["id"]),
+                        {"quantity": 1})
+        self.assertJson(r, 200)
+        cls.C = cu["id"]
+        cls.ready = True
+
+    def lists(self):
+        C = self.C
+        grant = ["id", "created_at", "quantity", "quantity_used", "active_from", "expiry_at"]
+        return [
+            ("/entitlements", {}, ["id", "created_at", "name"], "1"),
+            ("/customers", {}, ["id", "created_at", "customer_name"], "1"),
+            ("/customer", {}, ["id", "created_at", "customer_name"], "1"),
+            ("/customers", {"search_name_external_id": "acme"},
+             ["id", "created_at", "customer_name"], "2"),
+            ("/entitlements/customer/%s" % C, {}, grant, "1"),
+            ("/entitlements/customer/unique/%s" % C, {}, ["id", "created_at", "name"], "1"),
+            ("/entitlements/customers_balances", {}, grant, "1"),
+            ("/entitlements/customer/%s/ledger" % C, {}, ["seq"], "1"),
+        ]
+
+    def values(self, sort):
+        """(the values the server can write for sort, the forged ones)."""
+        text = ["sabc", "s", "sa|b", "sa\x00b", "s\u00c4\u03a9\U0001f600"]
+        times = ["t0", "t1767225600000000", "t-5", "t9223372036854775807"]
+        qtys = ["q0", "q1500000", "q999999999999999999", "n1.5", "n0"]
+        bad_text = [b"s\xff", b"s\xc3", b"s\xed\xa0\x80", b"s\xc0\x80", b"sa\xf4\x90\x80\x80"]
+        bad_times = ["t", "t1.5", "t+5", "t 5", "t5 ", "t5\x00", "t0x10", "t9223372036854775808",
+                     "t-9223372036854775809", "t99999999999999999999"]
+        bad_qtys = ["q", "q1.5", "q+5", "q 5", "q5\x001", "q1000000000000000000",
+                    "q99999999999999999999",
+                    "n", "nnan", "ninf", "n-inf", "n1e300", "n0x10", "n1.5 "]
+        if sort == "id":
+            ok = ["s" + self.ID]
+            bad = ["s" + self.OTHER, "s" + self.ID.upper(), "s", "-", "t5", "q5", "n5"] + text
+        elif sort in TEXT_SORTS:
+            ok = text
+            bad = ["-"] + times[:2] + qtys[:2] + bad_text
+        elif sort in TIME_SORTS:
+            ok = times
+            bad = ["-"] + text[:2] + qtys[:2] + bad_times
+        elif sort in NULL_TIME_SORTS:
+            ok = ["-"] + times
+            bad = text[:2] + qtys[:2] + bad_times
+        else:
+            self.assertIn(sort, QTY_SORTS)
+            ok = ["-"] + qtys
+            bad = text[:2] + times[:2] + bad_qtys
+        return ok, bad
+
+    def check(self, path, params, sort, desc, version, value, want_ok, problems):
+        """One cursor; what is wrong with its answer goes to problems."""
+        rank = "1|" if version == "2" else ""
+        head = "%s|%s|%s|n|%s|5|%s" % (version, sort, "d" if desc else "a", self.ID, rank)
+        cur = raw_cursor(head.encode() + (value if isinstance(value, bytes) else value.encode()))
+        q = dict(params, sort_key=sort, sort_type="desc" if desc else "asc", limit=2, cursor=cur)
+        r = self.c.get(url(path, q))
+        where = "%s %s %s %r -> %d %s" % (path, sort, "desc" if desc else "asc", value, r.status,
+                                         r.body[:200])
+        if want_ok:
+            # the page after the position, with the total the cursor carries
+            if r.status != 200 or r.json.get("total_count", r.json.get("total")) != 5:
+                problems.append(("accepted", r.status, where))
+            return
+        errs = r.json.get("detail") if r.status == 422 else None
+        if errs != [{"type": "value_error", "loc": ["query", "cursor"],
+                     "msg": "Value error, malformed cursor", "input": cur}]:
+            problems.append(("forged", r.status, where))
+
+    def report(self, problems, n):
+        counts = {}
+        for kind, status, _ in problems:
+            counts["%s %d" % (kind, status)] = counts.get("%s %d" % (kind, status), 0) + 1
+        self.assertEqual(problems, [], "%d of %d cursors answered wrongly %r:\n%s"
+                         % (len(problems), n, counts, "\n".join(w for _, _, w in problems[:40])))
+
+    def test_forged_cursors_on_every_list(self):
+        n, problems = 0, []
+        for path, params, sorts, version in self.lists():
+            for sort in sorts:
+                ok, bad = self.values(sort)
+                for desc in (False, True):
+                    for v in ok:
+                        self.check(path, params, sort, desc, version, v, True, problems)
+                        n += 1
+                    for v in bad:
+                        self.check(path, params, sort, desc, version, v, False, problems)
+                        n += 1
+        self.assertGreater(n, 500)
+        self.report(problems, n)
+
+    def test_forged_heads(self):
+        """The fields before the value: the version, direction, id and
+        total as the server writes them, and nothing else."""
+        n, problems = 0, []
+        for path, params, sorts, version in self.lists():
+            sort = sorts[0]
+            value = self.values(sort)[0][0]
+            rank = "1|" if version == "2" else ""
+            for head in ("%s|%s|a|n|%s|+5|" % (version, sort, self.ID),
+                         "%s|%s|a|n|%s| 5|" % (version, sort, self.ID),
+                         "%s|%s|a|n|%s|99999999999999999999|" % (version, sort, self.ID),
+                         "%s|%s|a|n|%s|0x5|" % (version, sort, self.ID),
+                         "%s|%s|a|x|%s|5|" % (version, sort, self.ID),
+                         "%s|%s|ad|n|%s|5|" % (version, sort, self.ID),
+                         "%s|%s|a|n|%s|5\x007|" % (version, sort, self.ID),
+                         "%s|%s|a\x00|n|%s|5|" % (version, sort, self.ID),
+                         "%s|%s|a|n|%s|5|" % (version, sort, self.ID.upper()),
+                         "%s|%s|a|n|%s|5|" % (version, sort, self.ID[:-1])):
+                cur = raw_cursor(head + rank + value)
+                q = dict(params, sort_key=sort, sort_type="asc", cursor=cur)
+                r = self.c.get(url(path, q))
+                n += 1
+                errs = r.json.get("detail") if r.status == 422 else None
+                if not errs or errs[0].get("msg") != "Value error, malformed cursor":
+                    problems.append(("forged", r.status, "%s %r -> %d %s"
+                                     % (path, head, r.status, r.body[:200])))
+        self.report(problems, n)
+
+    def test_cursors_of_other_lists_sorts(self):
+        """A cursor naming a sort this list does not have (another list's,
+        or none), or a ranked cursor where the list is not ranked: the
+        cursor belongs to another sort, on both backends."""
+        n, problems = 0, []
+        all_sorts = {s for _, _, sorts, _ in self.lists() for s in sorts} | {"bogus", ""}
+        for path, params, sorts, version in self.lists():
+            others = [(version, s) for s in sorted(all_sorts - set(sorts))]
+            others += [("2" if version == "1" else "1", s) for s in sorts]
+            for v, sort in others:
+                value = self.values(sort)[0][0] if sort in all_sorts - {"bogus", ""} else "sx"
+                rank = "1|" if v == "2" else ""
+                cur = raw_cursor("%s|%s|a|n|%s|5|%s%s" % (v, sort, self.ID, rank, value))
+                r = self.c.get(url(path, dict(params, cursor=cur)))
+                n += 1
+                errs = r.json.get("detail") if r.status == 422 else None
+                if errs != [{"type": "value_error", "loc": ["query", "cursor"],
+                             "msg": "Value error, the cursor belongs to another sort",
+                             "input": cur}]:
+                    problems.append(("other", r.status, "%s %s|%s -> %d %s"
+                                     % (path, v, sort, r.status, r.body[:200])))
+        self.assertGreater(n, 40)
+        self.report(problems, n)

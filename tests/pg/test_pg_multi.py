@@ -25,6 +25,10 @@ tests/api/run.py: one line per test, the failures, "N passed, N failed".
   `pg_ctl restart -m fast` (every pooled connection broken at once) and
   through `pg_ctl stop -m immediate` (PostgreSQL crashes; recovery at the
   next start), the PostgreSQL counterpart of the suite's kill -9 tests.
+- ConsumeLockOrder: consumes of one pair through both servers while PATCHes
+  of its rows' expiry_at keep reordering their burn order, for 10 s: every
+  answer 200, no "deadlock detected" in PostgreSQL's log, the rows'
+  quantity_used the sum of the acknowledged consumes, `verify` ok.
 """
 
 import argparse
@@ -480,6 +484,130 @@ class DatabaseOutage(PgCase):
         rec = self.run_load(E, C, own, during)
         self.report(rec)
         self.check_record(E, C, own, rec, expect_503=False)
+
+
+class ConsumeLockOrder(PgCase):
+    """Issue 13 item 10: consumes of one pair and PATCHes of its rows'
+    expiry_at that keep swapping their burn order. Consume used to lock the
+    pair's rows in burn order, as each statement's snapshot sorted them; two
+    consumers that read the order before and after a PATCH then locked the
+    rows in opposite orders and deadlocked (PostgreSQL aborts one after its
+    deadlock_timeout; the server answered 503). Every answer must now be
+    200, PostgreSQL must log no deadlock, and the rows must hold exactly
+    what the acknowledged consumes drew."""
+
+    ROWS = 3
+    CONSUMERS = 6
+    PATCHERS = 2
+    SECONDS = 10.0
+    AMOUNTS = ("0.25", "1", "0.5", "2.125")  # exact in binary and in millionths
+    EXPIRY = 4102444800  # 2100-01-01T00:00:00Z: each PATCH moves a row around it
+
+    def expiry(self, s):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.EXPIRY + s))
+
+    def test_consumes_and_expiry_patches_never_deadlock(self):
+        from decimal import Decimal
+        c = self.client(self.a)
+        try:
+            cu = self.ok(c.post("/customers", {"customer_name": "Lock %s" % harness.new_id()[:8]}))
+            en = self.ok(c.post("/entitlements", {"name": "Lock %s" % harness.new_id()[:8],
+                                                  "entitlement_type": "Quantity"}))
+            E, C = en["id"], cu["id"]
+            rows = [self.ok(c.post("/entitlements/%s/customer" % E, {
+                "customer": C, "quantity": 1000000, "expiry_at": self.expiry(3600 * i)}))["id"]
+                for i in range(self.ROWS)]
+        finally:
+            c.close()
+        with open(CLUSTER.log, "rb") as f:
+            log_start = len(f.read())
+
+        lock = threading.Lock()
+        rec = {"consumed": Decimal(0), "consumes": 0, "patches": 0, "statuses": {},
+               "bad": [], "errors": []}
+        stop = _now() + self.SECONDS
+
+        def note(r, what):
+            with lock:
+                rec["statuses"][r.status] = rec["statuses"].get(r.status, 0) + 1
+                if r.status != 200:
+                    rec["bad"].append("%s: %s" % (what, r))
+            return r.status == 200
+
+        def consumer(k):
+            clients = [self.client(self.a), self.client(self.b)]
+            try:
+                i = 0
+                while _now() < stop:
+                    q = self.AMOUNTS[(k + i) % len(self.AMOUNTS)]
+                    r = clients[i % 2].post("/entitlements/%s/customer/%s/consume" % (E, C),
+                                            {"quantity": float(q)})
+                    if note(r, "consume %s" % q):
+                        with lock:
+                            rec["consumed"] += Decimal(q)
+                            rec["consumes"] += 1
+                    i += 1
+            except Exception as e:  # noqa: BLE001
+                with lock:
+                    rec["errors"].append("consumer %d: %s: %s" % (k, type(e).__name__, e))
+            finally:
+                for cl in clients:
+                    cl.close()
+
+        def patcher(k):
+            clients = [self.client(self.a), self.client(self.b)]
+            try:
+                i = 0
+                while _now() < stop:
+                    # each PATCH sends one row from the front of the burn
+                    # order to the back or the other way round
+                    rid = rows[(k + i) % self.ROWS]
+                    at = self.expiry((-1 if (i // self.ROWS + k) % 2 else 1) * (i % 7200 + 1))
+                    r = clients[i % 2].patch(row_path(E, C, rid), patch_body(E, C, expiry_at=at))
+                    if note(r, "PATCH expiry_at %s" % at):
+                        with lock:
+                            rec["patches"] += 1
+                    i += 1
+            except Exception as e:  # noqa: BLE001
+                with lock:
+                    rec["errors"].append("patcher %d: %s: %s" % (k, type(e).__name__, e))
+            finally:
+                for cl in clients:
+                    cl.close()
+
+        threads = [threading.Thread(target=consumer, args=(k,)) for k in range(self.CONSUMERS)]
+        threads += [threading.Thread(target=patcher, args=(k,)) for k in range(self.PATCHERS)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(self.SECONDS + 2 * REQ_LIMIT + 30)
+        self.assertFalse(any(th.is_alive() for th in threads), "a client thread hangs")
+        with open(CLUSTER.log, "rb") as f:
+            log = f.read()[log_start:].decode("utf-8", "replace")
+        deadlocks = log.count("deadlock detected")
+        sys.stdout.write("    %s: %d consumes, %d PATCHes in %gs; statuses %r; %d deadlocks "
+                         "in the PostgreSQL log\n"
+                         % (self.id().rsplit(".", 1)[1], rec["consumes"], rec["patches"],
+                            self.SECONDS, rec["statuses"], deadlocks))
+        sys.stdout.flush()
+        self.assert_alive()
+        self.assertEqual(rec["errors"][:5], [], "requests without an answer%s" % self.stderrs())
+        self.assertEqual((len(rec["bad"]), rec["bad"][:5]), (0, []),
+                         "answers other than 200: %r" % rec["statuses"])
+        self.assertEqual(deadlocks, 0, "PostgreSQL logged deadlocks:\n%s" % log[-3000:])
+        self.assertGreater(rec["consumes"], 0)
+        self.assertGreater(rec["patches"], 0)
+
+        # the rows hold exactly what the acknowledged consumes drew
+        c = self.client(self.b, persistent=False)
+        used = Decimal(0)
+        for rid in rows:
+            got = self.ok(c.get(row_path(E, C, rid)))
+            used += Decimal(repr(got["quantity_used"] or 0))
+        self.assertEqual(used, rec["consumed"], "quantity_used of the pair's rows against the "
+                         "sum of the acknowledged consumes")
+        v = harness.cli("verify", db=self.db)
+        self.assertEqual(v.rc, 0, "entitled verify: %r" % v)
 
 
 def main():

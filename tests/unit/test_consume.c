@@ -48,6 +48,42 @@ static void test_draws_in_order_and_exactly(void **state) {
     assert_false(r.after.unlimited);
 }
 
+/* consume_burn_cmp(): PostgreSQL locks a pair's rows by id and sorts them
+ * with it, so it must give the burn order of store.h for every tie-break. */
+static void test_burn_order_comparator(void **state) {
+    (void)state;
+    enum { N = 8 };
+    model_grant in[N];
+    /* in burn order: expiry 10 (active_from null, then 1, then 2; then
+     * created_at 5 before 6; then id), expiry 20, open-ended, unlimited */
+    const char *ids[N] = {"h", "g", "f", "b", "c", "e", "d", "a"};
+    for (int i = 0; i < N; i++)
+        in[i] = row(ids[i], i < N - 1, 100, false, 0);
+    in[0].expiry_at = (opt_time){true, 10};
+    in[1].expiry_at = (opt_time){true, 10}, in[1].active_from = (opt_time){true, 1};
+    in[2].expiry_at = (opt_time){true, 10}, in[2].active_from = (opt_time){true, 2};
+    in[2].created_at = 5;
+    in[3].expiry_at = (opt_time){true, 10}, in[3].active_from = (opt_time){true, 2};
+    in[3].created_at = 6;
+    in[4].expiry_at = (opt_time){true, 10}, in[4].active_from = (opt_time){true, 2};
+    in[4].created_at = 6;
+    in[5].expiry_at = (opt_time){true, 20};
+    /* in[6]: open-ended; in[7]: no quantity, though it expires first */
+    in[7].expiry_at = (opt_time){true, 1};
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            int c = consume_burn_cmp(&in[i], &in[j]);
+            assert_true(i < j ? c < 0 : i > j ? c > 0 : c == 0);
+        }
+    /* sorting any permutation gives it back */
+    model_grant sorted[N];
+    for (int i = 0; i < N; i++)
+        sorted[i] = in[(i * 3 + 5) % N];
+    qsort(sorted, N, sizeof sorted[0], consume_burn_cmp);
+    for (int i = 0; i < N; i++)
+        assert_string_equal(sorted[i].id, ids[i]);
+}
+
 static void test_exhausted_and_overdrawn_rows_give_nothing(void **state) {
     (void)state;
     /* a PATCH may have set quantity_used past quantity: that row holds 0 */
@@ -265,6 +301,7 @@ static void test_property_random_grants_and_consumes(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_draws_in_order_and_exactly),
+        cmocka_unit_test(test_burn_order_comparator),
         cmocka_unit_test(test_exhausted_and_overdrawn_rows_give_nothing),
         cmocka_unit_test(test_short_changes_nothing_and_reports_available),
         cmocka_unit_test(test_unlimited_row_takes_the_rest),
