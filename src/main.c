@@ -9,12 +9,14 @@
 #include "store/verify.h"
 #include "validate/pyjson.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 typedef struct {
@@ -34,12 +36,14 @@ enum {
     S_THREADS,
     S_TIMEOUT,
     S_MAXCONN,
+    S_MAXCONN_ADDR,
     S_REQ_TIMEOUT,
     S_MAX_BODY,
     S_MAX_HEADER,
     S_MAX_URL,
     S_MAX_QUERY,
     S_MAX_DEPTH,
+    S_MAX_UNSENT,
     S_GRACE,
     S_NAME,
     S_ORG,
@@ -62,7 +66,11 @@ static setting SETTINGS[S_COUNT] = {
     [S_TIMEOUT] = {"--timeout", "ENTITLED_TIMEOUT", "30",
                    "seconds an idle or stalled connection is kept"},
     [S_MAXCONN] = {"--max-connections", "ENTITLED_MAX_CONNECTIONS", "1024",
-                   "connections served at once (more are refused at accept)"},
+                   "connections served at once (more wait at accept); lowered to what "
+                   "RLIMIT_NOFILE leaves after the database's descriptors; past 3/4 of it, idle "
+                   "connections are closed after 3 s"},
+    [S_MAXCONN_ADDR] = {"--max-connections-per-address", "ENTITLED_MAX_CONNECTIONS_PER_ADDRESS",
+                        "256", "connections from one client address (more are closed at accept)"},
     [S_REQ_TIMEOUT] = {"--request-timeout", "ENTITLED_REQUEST_TIMEOUT", "30",
                        "seconds a connection has to deliver a whole request (headers and body), "
                        "from its opening or its previous answer; a slower one is dropped"},
@@ -76,6 +84,9 @@ static setting SETTINGS[S_COUNT] = {
                      "most query parameters in one request (400 above)"},
     [S_MAX_DEPTH] = {"--max-json-depth", "ENTITLED_MAX_JSON_DEPTH", "64",
                      "deepest nesting of a JSON body (400 above)"},
+    [S_MAX_UNSENT] = {"--max-unsent-bytes", "ENTITLED_MAX_UNSENT_BYTES", "268435456",
+                      "memory for answers built and not yet read by their clients, all "
+                      "together; past it a GET is refused (503, Retry-After)"},
     [S_GRACE] = {"--shutdown-grace", "ENTITLED_SHUTDOWN_GRACE", "10",
                  "seconds SIGTERM or SIGHUP lets requests under way finish (their uploads "
                  "included); then those not yet handled are refused (503) and the answers "
@@ -89,7 +100,7 @@ static setting SETTINGS[S_COUNT] = {
                   "request on"},
 };
 
-#define MAX_FLAGS 13
+#define MAX_FLAGS 15
 #define KEY_ID_LEN 16 /* hex digits of a key's id: "ek_" KEY_ID "_" secret (api/auth.c) */
 
 typedef struct {
@@ -113,8 +124,8 @@ static const command COMMANDS[] = {
     {"serve",
      cmd_serve,
      "serve the API over HTTP",
-     {S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_REQ_TIMEOUT, S_MAX_BODY,
-      S_MAX_HEADER, S_MAX_URL, S_MAX_QUERY, S_MAX_DEPTH, S_GRACE},
+     {S_LISTEN, S_DB, S_POOL, S_THREADS, S_TIMEOUT, S_MAXCONN, S_MAXCONN_ADDR, S_REQ_TIMEOUT,
+      S_MAX_BODY, S_MAX_HEADER, S_MAX_URL, S_MAX_QUERY, S_MAX_DEPTH, S_MAX_UNSENT, S_GRACE},
      {-1, -1}},
     {"org create",
      cmd_org_create,
@@ -514,11 +525,56 @@ static void redact_dsn(const char *dsn, char *out, size_t cap) {
     out[n] = '\0';
 }
 
+/* Descriptors: a connection takes one, and so does each file the store
+ * opens, some of them only on first use (SQLite: the database, its WAL and
+ * its shared memory for each pool thread's connection). Out of them, the
+ * store fails and a client with an open connection gets a 500; so the soft
+ * RLIMIT_NOFILE is raised to the hard one, and the connection limit lowered
+ * to what is left after the descriptors open now and a reserve for what
+ * the store and libmicrohttpd open later. 0 (said) when nothing is left. */
+static unsigned fd_budget(unsigned want, unsigned threads, unsigned pool) {
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return want;
+    if (lim.rlim_cur < lim.rlim_max) {
+        struct rlimit raised = {lim.rlim_max, lim.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    }
+    unsigned long open_now = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        for (struct dirent *e; (e = readdir(d));)
+            open_now += e->d_name[0] != '.';
+        closedir(d);
+    } else {
+        open_now = 64;
+    }
+    /* 3 per SQLite connection (a reader per thread and the writer), the
+     * PostgreSQL pool (opened up front, or again after a restart), an
+     * inter-thread channel per pool thread and the listening socket, and
+     * some more (the syncer, random numbers, a reconnection's lookup) */
+    unsigned long reserve = open_now + 3ul * (threads + 1) + pool + 2ul * threads + 1 + 32;
+    unsigned long total = lim.rlim_cur == RLIM_INFINITY ? ULONG_MAX : (unsigned long)lim.rlim_cur;
+    if (total <= reserve) {
+        fprintf(stderr,
+                "entitled serve: only %lu file descriptors (RLIMIT_NOFILE), and the database "
+                "and the server keep %lu: raise the limit (ulimit -n)\n",
+                total, reserve);
+        return 0;
+    }
+    if (total - reserve >= want) return want;
+    unsigned conns = (unsigned)(total - reserve);
+    fprintf(stderr,
+            "entitled: --max-connections lowered from %u to %u: RLIMIT_NOFILE allows %lu file "
+            "descriptors, of which %lu are kept for the database and the server\n",
+            want, conns, total, reserve);
+    return conns;
+}
+
 static int cmd_serve(void) {
     const char *listen = get(S_LISTEN);
     const char *colon = strrchr(listen, ':');
-    unsigned long port, threads, timeout, maxconn, pool, req_timeout, max_body, max_header, max_url,
-        max_query, max_depth, grace;
+    unsigned long port, threads, timeout, maxconn, maxconn_addr, pool, req_timeout, max_body,
+        max_header, max_url, max_query, max_depth, max_unsent, grace;
     char host[64];
     if (!colon || (size_t)(colon - listen) >= sizeof host ||
         !parse_uint(colon + 1, 1, 65535, &port)) {
@@ -536,6 +592,8 @@ static int cmd_serve(void) {
         {S_THREADS, 1, 256, &threads},
         {S_TIMEOUT, 1, 3600, &timeout},
         {S_MAXCONN, 1, 100000, &maxconn},
+        {S_MAXCONN_ADDR, 1, 100000, &maxconn_addr},
+        {S_MAX_UNSENT, 1ul << 20, 1ul << 40, &max_unsent},
         {S_POOL, 1, 1024, &pool},
         {S_REQ_TIMEOUT, 1, 3600, &req_timeout},
         {S_MAX_BODY, 1024, 1ul << 30, &max_body},
@@ -574,6 +632,11 @@ static int cmd_serve(void) {
     store *st = open_store("serve", (unsigned)pool);
     if (!st) return 1;
     if (threads == 0) threads = store_can_defer(st) ? 4 : 32;
+    unsigned conns = fd_budget((unsigned)maxconn, (unsigned)threads, (unsigned)pool);
+    if (!conns) {
+        store_close(st);
+        return 1;
+    }
 
     api_app app = {.st = st};
     http_config cfg = {
@@ -582,7 +645,9 @@ static int cmd_serve(void) {
         .threads = (unsigned)threads,
         .max_body = (size_t)max_body,
         .conn_timeout_s = (unsigned)timeout,
-        .max_connections = (unsigned)maxconn,
+        .max_connections = conns,
+        .max_connections_per_address = (unsigned)maxconn_addr,
+        .max_unsent_bytes = (size_t)max_unsent,
         .request_timeout_s = (unsigned)req_timeout,
         .max_header_bytes = (size_t)max_header,
         .max_url_bytes = (size_t)max_url,
@@ -603,8 +668,10 @@ static int cmd_serve(void) {
     }
     char shown[512];
     redact_dsn(get(S_DB), shown, sizeof shown);
-    fprintf(stderr, "entitled: serving on http://%s:%lu (database %s, %lu threads)\n", host, port,
-            shown, threads);
+    fprintf(stderr,
+            "entitled: serving on http://%s:%lu (database %s, %lu threads, at most %u "
+            "connections)\n",
+            host, port, shown, threads, conns);
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "entitled: %s received, finishing in-flight requests\n",

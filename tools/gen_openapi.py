@@ -860,15 +860,23 @@ def err(description):
     return {"description": description, "content": json_content(ref("ErrorDetail"))}
 
 
+FRAMING = (" Or the body's length is ambiguous (`Content-Length` with `Transfer-Encoding`, or "
+           "two different `Content-Length`s): the connection is then closed.")
 R400 = err("The body could not be parsed: not UTF-8, or JSON nested deeper than `serve "
            "--max-json-depth` levels, 64 by default (`There was an error parsing the body`); "
            "or more query parameters than `serve --max-query-params` allows (`Too many query "
-           "parameters (limit N)`).")
+           "parameters (limit N)`)." + FRAMING)
 R400_QUERY = err("More query parameters than `serve --max-query-params` allows (64 by "
-                 "default): `Too many query parameters (limit N)`.")
+                 "default): `Too many query parameters (limit N)`." + FRAMING)
 R400_EMAIL = err(R400["description"] + " Or another customer of the organisation has "
                  "this email (compared with A-Z lower-cased): `A customer with this email "
                  "already exists`, and nothing was changed.")
+R431 = err("The request line and headers are larger than `serve --max-header-bytes` (65536 "
+           "by default; each header, query parameter and cookie counts 64 bytes more): "
+           "`Request line and headers too large (limit N bytes)`, and the connection is "
+           "closed. Past that limit and 8 KiB more, libmicrohttpd's own 431, not JSON.")
+R501 = err("A `Transfer-Encoding` other than `chunked` alone: `Transfer-Encoding X is not "
+           "supported: only chunked`; the body is not read and the connection is closed.")
 R414 = err("The path and query string, decoded, are longer than `serve --max-url-bytes` "
            "(16384 by default): `URI too long (limit N bytes)`.")
 R401 = err("No `x-api-key`; a key that is unknown, malformed or revoked; or no "
@@ -889,7 +897,9 @@ R500 = err("Internal error (never for a client's mistake); nothing was written."
 R507 = err("The database's disk is full, or its file reached the process's size limit "
            "(RLIMIT_FSIZE); nothing was written.")
 R503 = {"description": "The database is busy or unavailable, or the server is shutting "
-                       "down; retry after `Retry-After` seconds. On a SQLite server whose "
+                       "down, or (a GET) answers waiting for slow clients hold the memory "
+                       "`serve --max-unsent-bytes` allows them; retry after `Retry-After` "
+                       "seconds. On a SQLite server whose "
                        "fsync of the database failed, writes are refused until it is "
                        "restarted, and the detail says whether the change of this request "
                        "may have been kept (then read the object, or retry with the same "
@@ -917,9 +927,11 @@ def responses(ok_resp, body=False, not_found=None, conflict=None, public=False,
         out["409"] = conflict if isinstance(conflict, dict) else err(conflict)
     out["413"] = R413
     out["414"] = R414
+    out["431"] = R431
     if not public:
         out["422"] = unprocessable or R422
     out["500"] = R500
+    out["501"] = R501
     if not public:
         out["503"] = R503
         out["507"] = R507

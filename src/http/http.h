@@ -96,11 +96,16 @@ typedef struct {
     size_t max_body;
     unsigned conn_timeout_s; /* idle: no byte in either direction */
     unsigned max_connections;
+    unsigned max_connections_per_address; /* from one client address; more are closed at accept */
     unsigned request_timeout_s; /* to deliver a whole request, from the connection's opening or
                                    its previous answer */
     size_t max_header_bytes;    /* libmicrohttpd's memory for the request line and headers */
     size_t max_url_bytes;       /* path and query, decoded: 414 above */
     unsigned max_query_params;  /* 400 above */
+    /* bytes of answers queued and not yet sent, all connections together:
+     * past it a read is refused (503) before its handler runs, or instead
+     * of its answer once built; a write's answer is always sent */
+    size_t max_unsent_bytes;
     const route *routes;
     size_t nroutes;
     authorize_fn authorize;
@@ -114,6 +119,17 @@ typedef struct {
 } http_config;
 
 typedef struct http_server http_server;
+
+/* libmicrohttpd builds an answer's status line and headers in the
+ * connection's memory, after the request's line and headers: it is given
+ * max_header_bytes and this much more, and requests past max_header_bytes
+ * are refused by the edge (431), so that every request it runs can be
+ * answered. Our answers' headers take under 2 KiB. */
+#define HTTP_ANSWER_RESERVE 8192u
+/* Under pressure (connections past 3/4 of max_connections), a connection
+ * that has not begun a request this many seconds after its opening or its
+ * previous answer is closed, instead of after conn_timeout_s. */
+#define HTTP_PRESSURE_IDLE_S 3u
 
 /* Start serving in libmicrohttpd's thread pool; NULL with `err` on failure. */
 http_server *http_start(const http_config *cfg, char *err, size_t errcap);

@@ -10,15 +10,20 @@
 #include "util/jw.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +37,8 @@
 typedef struct conn_watch {
     int fd;
     _Atomic int64_t window_start_us; /* 0 while a complete request is being answered */
+    atomic_bool in_request;          /* its request line has come (on_uri) */
+    size_t uri_len;                  /* the request line's URI as sent (on_uri) */
     bool dropped;
     struct conn_watch *prev, *next;
 } conn_watch;
@@ -56,6 +63,10 @@ struct http_server {
     atomic_bool draining, closing;
     atomic_int active;
     unsigned long long drain_max; /* most body bytes read and discarded for a refusal */
+    atomic_int connections;       /* open now (on_connection) */
+    /* bytes of answers queued and not yet sent (freed by libmicrohttpd once
+     * sent, or with their connection): cfg.max_unsent_bytes bounds them */
+    atomic_size_t unsent;
 };
 
 typedef struct {
@@ -65,6 +76,7 @@ typedef struct {
     bool refused;       /* the answer is decided without the handler (refused, 413) */
     bool answered;      /* ... and already queued, before the body */
     bool drained_close; /* the body was read and discarded: answer with Connection: close */
+    bool close_now;     /* the body's framing cannot be trusted: answer at once, then close */
     unsigned long long upload_seen; /* body bytes received, kept or discarded */
     size_t body_cap;
     /* a held answer (http_hold): `mu` orders the handler's suspend against
@@ -272,6 +284,38 @@ static void log_line(struct http_server *srv, req_state *st) {
     pthread_mutex_unlock(&b->mu);
 }
 
+/* Answers queued and not yet sent, in bytes of their buffers (their
+ * allocation's usable size, which the free callback sees too: it is given
+ * the buffer alone). One server per process, as recv() above. */
+static atomic_size_t unsent_bytes;
+
+static void unsent_free(void *buf) {
+    atomic_fetch_sub(&unsent_bytes, malloc_usable_size(buf));
+    free(buf);
+}
+
+static void refuse_unsent(http_req *r) {
+    http_reply_header(r, "Retry-After", "1");
+    http_reply_detail(r, 503,
+                      "Answers waiting for slow clients to read them hold the server's memory "
+                      "for answers (serve --max-unsent-bytes); nothing was changed: retry later");
+}
+
+/* A read's answer, built: queued when the answers not yet sent stay within
+ * --max-unsent-bytes with it, or when none wait (an answer larger than the
+ * whole budget is sent alone); otherwise replaced by a 503. A write's
+ * answer is always queued: its change is kept. The bytes are counted from
+ * here, then, until libmicrohttpd frees the answer. */
+static void unsent_take(struct http_server *srv, http_req *r) {
+    size_t n = malloc_usable_size(r->out);
+    size_t before = atomic_fetch_add(&unsent_bytes, n);
+    bool read = strcmp(r->method, "GET") == 0 && r->route && !(r->route->flags & ROUTE_PUBLIC);
+    if (!read || !before || before + n <= srv->cfg.max_unsent_bytes) return;
+    atomic_fetch_sub(&unsent_bytes, n);
+    refuse_unsent(r);
+    atomic_fetch_add(&unsent_bytes, malloc_usable_size(r->out));
+}
+
 static enum MHD_Result send_answer(struct http_server *srv, struct MHD_Connection *c, http_req *r,
                                    bool close) {
     if (!r->out) {
@@ -281,10 +325,20 @@ static enum MHD_Result send_answer(struct http_server *srv, struct MHD_Connectio
         r->out = strdup(oom);
         r->out_len = r->out ? sizeof oom - 1 : 0;
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(r->out_len, r->out ? r->out : (char *)"",
-                                        r->out ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp) return MHD_NO;
+    struct MHD_Response *resp;
+    if (r->out) {
+        unsent_take(srv, r);
+        resp = r->out ? MHD_create_response_from_buffer_with_free_callback(r->out_len, r->out,
+                                                                           unsent_free)
+                      : NULL;
+        if (!resp) {
+            if (r->out) atomic_fetch_sub(&unsent_bytes, malloc_usable_size(r->out));
+            return MHD_NO;
+        }
+    } else {
+        resp = MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+        if (!resp) return MHD_NO;
+    }
     r->out = NULL; /* owned by the response now */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             r->content_type ? r->content_type : "application/json");
@@ -353,6 +407,52 @@ static bool within_url_limits(struct http_server *srv, http_req *r) {
     return true;
 }
 
+/* ---- half-closed clients --------------------------------------------------- */
+
+/* A client may shut down its sending side once its requests are written
+ * (HTTP/1.1 allows it: RFC 9112 section 9.6) and still read the answers.
+ * libmicrohttpd 0.9.75 has no option for that: MHD_connection_handle_read()
+ * closes the connection as soon as recv() returns 0, whatever the state,
+ * dropping a request that is whole and waiting for its answer. It reads in
+ * that state after a resume: a connection suspended for its fsync
+ * (http_hold) keeps the READ interest it had before its handler ran, so the
+ * poll after MHD_resume_connection() sees the pending end of stream and
+ * libmicrohttpd closes instead of calling the handler for the answer. The
+ * write was kept, the client never learns it.
+ *
+ * So recv() is interposed (libmicrohttpd calls it through the PLT; the
+ * executable's definition wins): while a descriptor's request is whole and
+ * not yet answered (`answering`, set with the watchdog's window closing and
+ * cleared in on_completed), an end of stream is reported as EAGAIN, which
+ * libmicrohttpd takes as "no data yet". Its state then moves on to the
+ * answer, which is sent; no read happens while it is sent, and the next
+ * read, for the next request, sees the end of stream and closes the
+ * connection after the last answer. Every other descriptor (libpq's
+ * sockets, connections between requests) gets recv() unchanged. */
+static atomic_uchar *answering; /* indexed by descriptor; answering_cap of them */
+static size_t answering_cap;
+static ssize_t (*real_recv)(int, void *, size_t, int);
+static pthread_once_t recv_once = PTHREAD_ONCE_INIT;
+
+static void recv_init(void) {
+    real_recv = (ssize_t(*)(int, void *, size_t, int))dlsym(RTLD_NEXT, "recv");
+}
+
+ssize_t recv(int fd, void *buf, size_t len, int flags) {
+    pthread_once(&recv_once, recv_init);
+    ssize_t n = real_recv ? real_recv(fd, buf, len, flags)
+                          : (ssize_t)syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
+    if (n == 0 && len > 0 && fd >= 0 && (size_t)fd < answering_cap && atomic_load(&answering[fd])) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return n;
+}
+
+static void set_answering(conn_watch *w, bool on) {
+    if (w && w->fd >= 0 && (size_t)w->fd < answering_cap) atomic_store(&answering[w->fd], on);
+}
+
 /* ---- the request-timeout watchdog ------------------------------------------ */
 
 static conn_watch *watch_of(struct MHD_Connection *c) {
@@ -365,6 +465,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                           enum MHD_ConnectionNotificationCode code) {
     struct http_server *srv = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&srv->connections, 1);
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         conn_watch *w = calloc(1, sizeof(*w));
@@ -374,6 +475,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             return;
         }
         w->fd = ci->connect_fd;
+        set_answering(w, false);
         atomic_store(&w->window_start_us, dt_now());
         pthread_mutex_lock(&srv->watch_lock);
         w->next = srv->watched;
@@ -385,8 +487,10 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
     /* closed: libmicrohttpd closes the socket only after this returns, so
      * under watch_lock the watchdog never shuts down a reused descriptor */
+    atomic_fetch_sub(&srv->connections, 1);
     conn_watch *w = *socket_context;
     if (!w) return;
+    set_answering(w, false);
     pthread_mutex_lock(&srv->watch_lock);
     if (w->prev)
         w->prev->next = w->next;
@@ -401,18 +505,28 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 static void *watchdog_main(void *arg) {
     struct http_server *srv = arg;
     int64_t limit = (int64_t)srv->cfg.request_timeout_s * 1000000;
+    int64_t idle_limit = (int64_t)HTTP_PRESSURE_IDLE_S * 1000000;
+    /* past 3/4 of the connection limit, idle connections are closed after
+     * HTTP_PRESSURE_IDLE_S: many idle keep-alive connections (from many
+     * addresses: --max-connections-per-address bounds one) would otherwise
+     * hold every slot for --timeout and lock new clients out */
+    int pressure_at = (int)(srv->cfg.max_connections - srv->cfg.max_connections / 4);
+    bool warned = false;
     while (!atomic_load(&srv->stopping)) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
         int64_t now = dt_now();
-        int dropped = 0;
+        int dropped = 0, idle = 0;
+        bool pressure = atomic_load(&srv->connections) >= pressure_at;
         pthread_mutex_lock(&srv->watch_lock);
         for (conn_watch *w = srv->watched; w; w = w->next) {
             int64_t start = atomic_load(&w->window_start_us);
-            if (start && !w->dropped && now - start > limit) {
+            if (!start || w->dropped) continue;
+            bool slow = now - start > limit;
+            if (slow || (pressure && !atomic_load(&w->in_request) && now - start > idle_limit)) {
                 shutdown(w->fd, SHUT_RDWR);
                 w->dropped = true;
-                dropped++;
+                slow ? dropped++ : idle++;
             }
         }
         pthread_mutex_unlock(&srv->watch_lock);
@@ -420,6 +534,11 @@ static void *watchdog_main(void *arg) {
         if (dropped)
             fprintf(stderr, "http: dropped %d connection(s) that took over %us to send a request\n",
                     dropped, srv->cfg.request_timeout_s);
+        if (idle && !warned)
+            fprintf(stderr,
+                    "http: %d connections of %u: closing those idle over %us (reported once)\n",
+                    atomic_load(&srv->connections), srv->cfg.max_connections, HTTP_PRESSURE_IDLE_S);
+        warned = warned || idle;
     }
     return NULL;
 }
@@ -431,15 +550,114 @@ static void *watchdog_main(void *arg) {
 static char NUL_PATH;
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    conn_watch *w = watch_of(c);
+    if (w) {
+        w->uri_len = strlen(uri);
+        atomic_store(&w->in_request, true);
+    }
     for (const char *p = uri; *p && *p != '?'; p++)
         if (p[0] == '%' && p[1] == '0' && p[2] == '0') return &NUL_PATH;
     return NULL;
+}
+
+/* What the request's line and headers hold: their size as libmicrohttpd's
+ * memory holds them, and the headers that frame the body. */
+typedef struct {
+    size_t bytes;  /* names, values and separators */
+    size_t fields; /* header fields, query arguments and cookies: a record each */
+    unsigned n_cl, n_te;
+    bool cl_differ; /* two Content-Length values that differ */
+    const char *cl, *te;
+} head_scan;
+
+static enum MHD_Result scan_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                size_t key_size, const char *value, size_t value_size) {
+    head_scan *h = cls;
+    h->fields++;
+    if (kind != MHD_HEADER_KIND) return MHD_YES; /* counted in the line or the Cookie header */
+    h->bytes += key_size + value_size + 4;       /* ": " and CRLF */
+    if (key_size == 14 && strncasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH, 14) == 0) {
+        if (h->n_cl++ && (strlen(h->cl) != value_size || memcmp(h->cl, value, value_size) != 0))
+            h->cl_differ = true;
+        if (h->n_cl == 1) h->cl = value;
+    } else if (key_size == 17 && strncasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING, 17) == 0) {
+        if (!h->n_te++) h->te = value;
+    }
+    return MHD_YES;
+}
+
+/* libmicrohttpd keeps each header field, query argument and cookie as a
+ * record of its own in the connection's memory (struct MHD_HTTP_Header:
+ * 56 bytes, rounded up to its 16-byte alignment) */
+#define HEAD_RECORD_BYTES 64
+
+/* The body's framing (RFC 9112 section 6): a body whose length two headers
+ * give, or one header twice with two values, is read differently by two
+ * readers, which is how a request is smuggled past a proxy; so it is 400
+ * and the connection is closed with the body unread, as section 6.3
+ * requires. A transfer coding other than chunked cannot be read at all
+ * (libmicrohttpd would wait for the connection's end): 501, and closed.
+ * Then the line and headers within --max-header-bytes: libmicrohttpd is
+ * given that and HTTP_ANSWER_RESERVE more, which its answer's headers need
+ * (they are built in the same memory), so a request that fits that memory
+ * but not the limit gets its JSON 431 here. False when the answer is set. */
+static bool head_acceptable(struct http_server *srv, req_state *st) {
+    http_req *r = &st->req;
+    head_scan h = {0};
+    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND,
+                                scan_one, &h);
+    char msg[160];
+    if (h.n_te && h.n_cl) {
+        http_reply_detail(r, 400,
+                          "Content-Length and Transfer-Encoding together: the body's length is "
+                          "ambiguous");
+        st->close_now = true;
+        return false;
+    }
+    if (h.cl_differ) {
+        http_reply_detail(r, 400, "Content-Length given more than once, with different values");
+        st->close_now = true;
+        return false;
+    }
+    if (h.n_te && (h.n_te > 1 || strcasecmp(h.te, "chunked") != 0)) {
+        char coding[40];
+        log_field(h.te, 32, coding, sizeof coding);
+        snprintf(msg, sizeof msg, "Transfer-Encoding %s%s is not supported: only chunked", coding,
+                 h.n_te > 1 ? " (given more than once)" : "");
+        http_reply_detail(r, 501, msg);
+        st->close_now = true;
+        return false;
+    }
+    conn_watch *w = watch_of(r->conn);
+    size_t uri = w && w->uri_len ? w->uri_len : 3 * strlen(r->path);
+    /* "METHOD URI HTTP/1.1\r\n", the headers, the empty line */
+    size_t line = strlen(r->method) + uri + 12;
+    size_t used = line + h.bytes + 2 + h.fields * HEAD_RECORD_BYTES;
+    /* closed, as libmicrohttpd closes after its own 431 and 414 */
+    if (line > srv->cfg.max_header_bytes) {
+        snprintf(msg, sizeof msg, "URI too long (limit %zu bytes)", srv->cfg.max_header_bytes);
+        http_reply_detail(r, 414, msg);
+        st->close_now = true;
+        return false;
+    }
+    if (used > srv->cfg.max_header_bytes) {
+        snprintf(msg, sizeof msg, "Request line and headers too large (limit %zu bytes)",
+                 srv->cfg.max_header_bytes);
+        http_reply_detail(r, 431, msg);
+        st->close_now = true;
+        return false;
+    }
+    return true;
 }
 
 /* Headers are in: decide everything that does not need the body. */
 static void on_headers(struct http_server *srv, req_state *st) {
     http_req *r = &st->req;
     request_id(r);
+    if (!head_acceptable(srv, st)) {
+        st->refused = true;
+        return;
+    }
     /* limits before routing: a path too long is 414 whatever it names */
     if (!within_url_limits(srv, r)) {
         st->refused = true;
@@ -601,13 +819,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         on_headers(srv, st);
         if (!st->refused && atomic_load(&srv->closing)) refuse_closing(st);
         if (st->refused) {
-            if (drain_first(srv, &st->req)) {
+            if (!st->close_now && drain_first(srv, &st->req)) {
                 st->drained_close = true;
                 return MHD_YES; /* answered at the body's end */
             }
             /* libmicrohttpd then closes the connection, the body unread */
             st->answered = true;
-            return send_answer(srv, c, &st->req, false);
+            return send_answer(srv, c, &st->req, st->close_now);
         }
         return MHD_YES;
     }
@@ -642,8 +860,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return answer_active(srv, st, c);
     }
     conn_watch *w = watch_of(c);
-    if (w) atomic_store(&w->window_start_us, 0); /* the request is whole: no deadline */
+    if (w) { /* the request is whole: no deadline, and an end of stream waits for the answer */
+        atomic_store(&w->window_start_us, 0);
+        set_answering(w, true);
+    }
     if (st->refused) return send_answer(srv, c, r, st->drained_close);
+    if (strcmp(r->method, "GET") == 0 && !(r->route->flags & ROUTE_PUBLIC) &&
+        atomic_load(&unsent_bytes) >= srv->cfg.max_unsent_bytes) {
+        /* full already: refused before its answer is built */
+        refuse_unsent(r);
+        return send_answer(srv, c, r, false);
+    }
     if (!set_active(srv, st)) {
         refuse_closing(st);
         return send_answer(srv, c, r, false);
@@ -673,7 +900,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!st || st == (void *)&NUL_PATH) return; /* the handler never saw it */
     if (!st->req.status) st->req.status = 499;  /* client went away before an answer */
     conn_watch *w = watch_of(c);
-    if (w) atomic_store(&w->window_start_us, dt_now()); /* the next request's window */
+    if (w) { /* the next request's window */
+        set_answering(w, false);
+        atomic_store(&w->in_request, false);
+        atomic_store(&w->window_start_us, dt_now());
+    }
     log_line(srv, st);
     clear_active(srv, st); /* a suspended client that went away */
     free(st->req.body);
@@ -720,6 +951,17 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
      * delaying shutdown: 5 of 6 in tests/api/test_robustness.py. poll() is
      * level-triggered and sees the hang-up at once; each pool thread polls
      * only its own share of the connections. */
+    /* the answering table of recv() above, one flag per descriptor the
+     * process may open; kept to the end of the process (recv() may run in
+     * any thread, libpq's included) */
+    struct rlimit nofile;
+    if (!answering && getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+        size_t cap = nofile.rlim_cur == RLIM_INFINITY || nofile.rlim_cur > (1u << 20)
+                         ? (1u << 20)
+                         : (size_t)nofile.rlim_cur;
+        answering = calloc(cap, sizeof *answering);
+        if (answering) answering_cap = cap;
+    }
     s->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
             MHD_ALLOW_SUSPEND_RESUME,
@@ -728,11 +970,12 @@ http_server *http_start(const http_config *cfg, char *err, size_t errcap) {
         (unsigned int)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_connections_per_address,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        /* request line and headers must fit (a long cursor included):
-         * larger ones are refused by libmicrohttpd */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned int)1024, MHD_OPTION_END);
+        /* request line and headers (a long cursor included), and the
+         * answer's headers: HTTP_ANSWER_RESERVE; head_acceptable() */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(cfg->max_header_bytes + HTTP_ANSWER_RESERVE),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errcap, "cannot listen on %s:%u (in use, or not an address of this host)",
                  cfg->host, cfg->port);
