@@ -55,7 +55,8 @@ def seed(db):
         " quantity, quantity_used, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (("00000000-0000-4000-8000-%012d" % i, org, "e0000000-0000-4000-8000-%012d" % (i % N_ENT),
           "c0000000-0000-4000-8000-%012d" % (i % N_CUST), 1735689600000000 + i, None if i % 7 == 0 else 1767225600000000,
-          float(i % 1000), float(i % 13), now - ROWS + i, now) for i in range(ROWS)))
+          # quantities as INTEGER millionths (src/domain/dec.h)
+          (i % 1000) * 1_000_000, (i % 13) * 1_000_000, now - ROWS + i, now) for i in range(ROWS)))
     con.commit()
     con.execute("ANALYZE")
     con.close()

@@ -62,6 +62,8 @@ def main():
     org = subprocess.check_output([bin_, "org", "create", "--name", "bench", "--db", db], text=True).strip()
     key = subprocess.check_output([bin_, "apikey", "create", "--org", org, "--db", db], text=True).strip()
     now = int(time.time() * 1e6)
+    # SQLite stores quantities as INTEGER millionths (src/domain/dec.h)
+    quantity = int(round(quantity * 1_000_000))
     con = sqlite3.connect(db)
     con.execute("BEGIN")
     con.executemany("INSERT INTO entitlements(id, org_id, name, entitlement_type, is_active, created_at, updated_at)"
