@@ -439,7 +439,7 @@ static int cmd_verify(void) {
     store *st = open_store("verify", 1);
     if (!st) return 2;
     char why[512];
-    if (st->ops->integrity && st->ops->integrity(st, why, sizeof why) != STORE_OK) {
+    if (store_integrity(st, why, sizeof why) != STORE_OK) {
         store_close(st);
         printf("verify: FAILED, the database file is corrupt (PRAGMA integrity_check: %s)\n", why);
         return 1;
