@@ -133,7 +133,7 @@ bool consume_plan(const model_grant *rows, size_t n, dec quantity, consume_resul
     return true;
 }
 
-const char *const ledger_kind_names[4] = {"create", "update", "consume", "delete"};
+const char *const ledger_kind_names[LEDGER_KIND_COUNT] = {LEDGER_KINDS(LEDGER_KIND_NAME)};
 
 void consume_result_clear(consume_result *r) {
     free(r->draws);

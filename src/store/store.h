@@ -48,6 +48,9 @@ typedef struct {
  * whether more follow. */
 
 typedef enum { LIST_ENTITLEMENTS, LIST_CUSTOMERS, LIST_GRANTS, LIST_UNIQUE, LIST_LEDGER } list_kind;
+/* Arrays by list_kind are this long; kept the last kind + 1, apart from the
+ * enum so that switches over it stay exhaustive. */
+enum { LIST_KIND_COUNT = LIST_LEDGER + 1 };
 
 /* LOP_ILIKE: case-insensitive substring; LOP_LIKE: case-sensitive substring */
 typedef enum {
@@ -62,6 +65,8 @@ typedef enum {
     LOP_ILIKE,
     LOP_LIKE
 } list_op;
+/* as LIST_KIND_COUNT: the last op + 1 */
+enum { LIST_OP_COUNT = LOP_LIKE + 1 };
 
 /* LV_NUM: a double as a client sent it (a filter on a quantity, compared
  * exactly by store_sql.c); LV_DEC: a stored quantity (a cursor's position) */
@@ -135,9 +140,23 @@ typedef struct {
  * deleted. One change (a request) has one sequence number, per organisation,
  * gapless and in commit order; a consume that draws from three rows writes
  * three entries with that number, ordered by row id. */
-typedef enum { LEDGER_CREATE, LEDGER_UPDATE, LEDGER_CONSUME, LEDGER_DELETE } ledger_kind;
+/* The kinds of entry with their names (the ledger's `kind` column, the
+ * API's "kind"), listed once: the enum, LEDGER_KIND_COUNT, ledger_kind_names[]
+ * and the API's filter choices are made from this list. A new kind is added
+ * here, to the migrations' CHECK and to tools/gen_openapi.py. */
+#define LEDGER_KINDS(X)                                                                            \
+    X(LEDGER_CREATE, "create")                                                                     \
+    X(LEDGER_UPDATE, "update")                                                                     \
+    X(LEDGER_CONSUME, "consume")                                                                   \
+    X(LEDGER_DELETE, "delete")
+#define LEDGER_KIND_ID(id, name) id,
+#define LEDGER_KIND_ONE(id, name) +1
+#define LEDGER_KIND_NAME(id, name) name,
+typedef enum { LEDGER_KINDS(LEDGER_KIND_ID) } ledger_kind;
+/* not an enumerator of ledger_kind, so that switches over it stay exhaustive */
+enum { LEDGER_KIND_COUNT = 0 LEDGER_KINDS(LEDGER_KIND_ONE) };
 
-extern const char *const ledger_kind_names[4]; /* "create", "update", "consume", "delete" */
+extern const char *const ledger_kind_names[LEDGER_KIND_COUNT]; /* by ledger_kind */
 
 #define REQUEST_ID_MAX 128
 #define IDEM_KEY_MAX 255
