@@ -112,7 +112,7 @@ void api_idem_run(api_app *app, http_req *r) {
         answer.body = r->out;
         answer.body_len = r->out_len;
         rc = store_idem_finish(app->st, r->org, key, &answer, r->request_id, dt_now());
-        /* not durable: the effect was rolled back with the key, so the
+        /* not kept: the effect was rolled back with the key, so the
          * client must not be told it happened */
         if (rc != STORE_OK) api_reply_store(r, rc, "Idempotency key");
     } else {

@@ -14,10 +14,6 @@ store *store_open_config(const char *dsn, const store_config *cfg, char *err, si
     return store_sqlite_open(dsn, err, errcap);
 }
 
-store *store_open(const char *dsn, char *err, size_t errcap) {
-    return store_open_config(dsn, NULL, err, errcap);
-}
-
 void store_close(store *s) {
     if (s) s->ops->close(s);
 }

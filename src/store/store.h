@@ -1,9 +1,16 @@
 /* store: the one interface between the API handlers and a database.
  *
  * A backend fills a `store_ops` table; handlers call the store_* wrappers
- * below and never see SQL. Every write is one transaction, acknowledged
- * (STORE_OK) only once it is durable. Every lookup is scoped by the caller's
- * organisation: another organisation's ids are simply not found.
+ * below and never see SQL. A write is one transaction of its own, or a
+ * savepoint of the calling thread's held write (idem_begin to idem_finish),
+ * which then commits it. On a thread that does not defer, a write outside
+ * a held write, or the idem_finish that commits one, returns STORE_OK once
+ * the change is durable. On a thread that defers (defer_begin), STORE_OK
+ * only says the change is kept: it is durable when the deferred function
+ * says so (the HTTP edge then releases the held answer), or lost when it
+ * says that. The rules: docs/internals/store-transactions.md.
+ * Every lookup is scoped by the caller's organisation: another
+ * organisation's ids are simply not found.
  * Codes, not sentences: the HTTP edge maps a store_rc to a status. */
 #ifndef ENTITLED_STORE_H
 #define ENTITLED_STORE_H
@@ -327,8 +334,9 @@ typedef struct store_ops {
      * Otherwise the transaction stays open: every store call this thread
      * makes until idem_finish runs inside it (each as a savepoint, so a
      * failed call undoes only itself), and idem_finish either stores
-     * `answer` and commits, durably, with everything done in between, or
-     * (answer NULL) rolls all of it back.
+     * `answer` and commits it with everything done in between (durable as
+     * any write is: see the top of this file), or (answer NULL) rolls all
+     * of it back.
      * With key NULL (issue 7: api_write_begin(), a write without a key)
      * nothing is looked up or stored: idem_begin only opens the held
      * transaction, and idem_finish commits it (answer non-NULL) or rolls it
@@ -372,16 +380,14 @@ struct store {
     const store_ops *ops;
 };
 
-/* Open the database named by `dsn`, creating or migrating its schema: a
- * postgresql:// (or postgres://) URI or a key=value conninfo (any '=')
- * means PostgreSQL, anything else is a SQLite file path. On failure returns
- * NULL with `err` filled. */
-store *store_open(const char *dsn, char *err, size_t errcap);
-
 typedef struct {
     unsigned pool; /* PostgreSQL: connections kept by this process; 0 for 8 */
 } store_config;
 
+/* Open the database named by `dsn`, creating or migrating its schema: a
+ * postgresql:// (or postgres://) URI or a key=value conninfo (any '=')
+ * means PostgreSQL, anything else is a SQLite file path. `cfg` may be NULL
+ * (the defaults). On failure returns NULL with `err` filled. */
 store *store_open_config(const char *dsn, const store_config *cfg, char *err, size_t errcap);
 void store_close(store *s);
 
