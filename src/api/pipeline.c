@@ -6,19 +6,22 @@
  *                    everything below, idempotency store calls included.
  *   2. stage_read    a GET the edge left unauthorised: the key and the
  *                    answer are read in one read snapshot.
- *   3. stage_defer   a write on a store that can defer: its answer is held,
- *                    the connection suspended, until the change is durable.
+ *   3. stage_defer   any request but a GET, on a store that can defer: a
+ *                    write's answer is held, the connection suspended,
+ *                    until its change is durable.
  *   4. api_idem_run  (idempotency.c) the Idempotency-Key: the stored answer
  *                    again, or the handler inside the key's held write.
- *   5. the handler, which opens the request's held write itself, after its
- *                    checks (api_write_begin ... api_write_end, below).
+ *   5. the handler; an update, delete or consume opens the request's held
+ *                    write itself, after its checks (api_write_begin ...
+ *                    api_write_end, below).
  *
  * Lock scope, per stage (docs/internals/store-transactions.md has the rules):
  *   - read snapshot: SQLite holds one WAL read lock on this thread's reader
  *     connection from store_read_begin() to store_read_end(), around the
  *     authoriser and the handler; no write lock. PostgreSQL opens none.
  *   - deferral: no lock, a thread-local arming from store_defer_begin() to
- *     store_defer_end(); durable() may run on the syncer's thread, or on
+ *     store_defer_end(); durable() runs on whichever thread learns the
+ *     outcome: the syncer's, a writer's whose batch failed to commit, or
  *     this one before store_defer_end() returns.
  *   - held write (stage 4 with a key, stage 5 without): from
  *     store_idem_begin() to store_idem_finish() the thread holds SQLite's
