@@ -210,6 +210,33 @@ static void command_usage(FILE *f, const command *c) {
     }
 }
 
+/* Is command c in the group named `group` ("apikey" for "apikey list")? */
+static bool in_group(const command *c, const char *group) {
+    const char *sp = strchr(c->name, ' ');
+    size_t n = strlen(group);
+    return sp && (size_t)(sp - c->name) == n && strncmp(c->name, group, n) == 0;
+}
+
+/* The commands of a group: the one's usage when it has one, else a list of
+ * them. False when no command is in the group. */
+static bool group_usage(FILE *f, const char *group) {
+    const command *only = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (in_group(&COMMANDS[i], group)) only = &COMMANDS[i], n++;
+    if (n == 0) return false;
+    if (n == 1) {
+        command_usage(f, only);
+        return true;
+    }
+    fprintf(f, "usage: entitled %s COMMAND [flags]\n\ncommands:\n", group);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (in_group(&COMMANDS[i], group))
+            fprintf(f, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\n'entitled %s COMMAND --help' lists a command's flags.\n", group);
+    return true;
+}
+
 static bool takes(const command *c, int s) {
     for (int i = 0; i < MAX_FLAGS && c->flags[i] >= 0; i++) {
         if (c->flags[i] == s) return true;
@@ -450,7 +477,7 @@ static int cmd_verify(void) {
     store *st = open_store("verify", 1);
     if (!st) return 2;
     char why[512];
-    if (st->ops->integrity && st->ops->integrity(st, why, sizeof why) != STORE_OK) {
+    if (store_integrity(st, why, sizeof why) != STORE_OK) {
         store_close(st);
         printf("verify: FAILED, the database file is corrupt (PRAGMA integrity_check: %s)\n", why);
         return 1;
@@ -709,16 +736,10 @@ int main(int argc, char **argv) {
         if (rc != 0) return rc > 0 ? 0 : 2;
         return c->run();
     }
-    /* "entitled org --help" and the like: list that group's commands */
-    for (size_t i = 0; i < N_COMMANDS; i++) {
-        const char *sp = strchr(COMMANDS[i].name, ' ');
-        if (sp && strncmp(argv[1], COMMANDS[i].name, (size_t)(sp - COMMANDS[i].name)) == 0 &&
-            strlen(argv[1]) == (size_t)(sp - COMMANDS[i].name) && argc >= 3 &&
-            (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-            command_usage(stdout, &COMMANDS[i]);
-            return 0;
-        }
-    }
+    /* "entitled apikey --help" and the like: the group's commands */
+    if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) &&
+        group_usage(stdout, argv[1]))
+        return 0;
     fprintf(stderr, "entitled: unknown command '%s%s%s' (see entitled --help)\n", argv[1],
             argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
     return 2;

@@ -21,22 +21,27 @@ extern const size_t api_nroutes;
 /* The authoriser the edge calls before the body (auth.c). */
 bool api_authorize(void *app, http_req *r);
 
-/* The edge's invoke hook: runs the handler, under the request's
- * Idempotency-Key when it has one (idempotency.c). */
+/* The request pipeline (pipeline.c): the edge's invoke hook, which runs an
+ * authorised request's stages (faults, read snapshot, deferral,
+ * Idempotency-Key) and then its handler. */
 void api_invoke(void *app, http_req *r);
 /* cfg.lost: a held write's change was lost after its answer was built. */
 void api_lost(void *app, http_req *r, int rc);
 /* What the store records of the request in ledger entries. */
 store_meta api_meta(const http_req *r);
-/* A write's answer is built before its change is committed (issue 7): an
- * update, delete or consume handler calls api_write_begin() after its
- * checks, then its store call and its answer, then api_write_end(), which
- * commits only a 200 (else rolls back; a failed commit answers 500/503), so
- * an answer that cannot be built (out of memory) leaves nothing changed.
- * Inside a request with an Idempotency-Key (already one transaction) both do
- * nothing. api_write_begin() returns false with the answer set (503/500). */
+/* The held write (pipeline.c): a write's answer is built before its change
+ * is committed (issue 7). An update, delete or consume handler calls
+ * api_write_begin() after its checks, then its store call and its answer,
+ * then api_write_end(), which commits only a 200 (else rolls back; a failed
+ * commit answers 500/503), so an answer that cannot be built (out of
+ * memory) leaves nothing changed. Inside a request with an Idempotency-Key
+ * (already one transaction) both do nothing. api_write_begin() returns
+ * false with the answer set (503/500). */
 bool api_write_begin(api_app *app, http_req *r, bool *held);
 void api_write_end(api_app *app, http_req *r, bool held);
+/* Pipeline stage 4 (idempotency.c): the handler, under the request's
+ * Idempotency-Key when it has one (a replay answers without it). */
+void api_idem_run(api_app *app, http_req *r);
 
 /* Keys: "ek_<16 hex id>_<43 base64url secret>" (auth.c). */
 #define API_KEY_MAX 80

@@ -80,7 +80,7 @@ static const qfield BAL_Q[] = {
 static const list_spec BAL_SPEC = {LIST_GRANTS, BAL_Q, GRANT_SORTS, false, 50,
                                    true,        true,  false,       false};
 
-static const char *const KINDS[] = {"create", "update", "consume", "delete", NULL};
+static const char *const KINDS[] = {LEDGER_KINDS(LEDGER_KIND_NAME) NULL};
 #define RANGE (QO(LOP_GT) | QO(LOP_GTE) | QO(LOP_LT) | QO(LOP_LTE))
 static const qfield LEDGER_Q[] = {
     {"entitlement", NULL, QF_UUID, EQ_IN, NULL}, {"row", NULL, QF_UUID, QO(LOP_EQ), NULL},

@@ -17,7 +17,7 @@
  * HTTP edge's memory limit per connection caps the URL anyway. */
 #define CURSOR_MAX (48u << 10)
 
-static const char *const SUFFIX[] = {
+static const char *const SUFFIX[LIST_OP_COUNT] = {
     [LOP_EQ] = "",         [LOP_IN] = "in",     [LOP_ISNULL] = "isnull", [LOP_GT] = "gt",
     [LOP_GTE] = "gte",     [LOP_LT] = "lt",     [LOP_LTE] = "lte",       [LOP_NEQ] = "neq",
     [LOP_ILIKE] = "ilike", [LOP_LIKE] = "like",
@@ -52,8 +52,9 @@ static void value_error(json_t *errors, const char *name, const char *what, cons
 /* One value of a filter, validated as pydantic would validate the parameter. */
 static bool one_value(parse_ctx *c, const char *name, const qfield *f, const char *text, size_t len,
                       list_value *out) {
-    static const vtype VT[] = {[QF_UUID] = V_UUID, [QF_TEXT] = V_STR,  [QF_NUM] = V_NUM,
-                               [QF_TIME] = V_TIME, [QF_BOOL] = V_BOOL, [QF_ENUM] = V_ENUM};
+    static const vtype VT[QF_TYPE_COUNT] = {
+        [QF_UUID] = V_UUID, [QF_TEXT] = V_STR,  [QF_NUM] = V_NUM,
+        [QF_TIME] = V_TIME, [QF_BOOL] = V_BOOL, [QF_ENUM] = V_ENUM};
     vfield vf = {.name = name, .type = VT[f->type], .choices = f->choices};
     json_t *js = json_stringn(text, len);
     if (!js) {
@@ -113,7 +114,7 @@ static bool filter_param(parse_ctx *c, const char *key, const char *value, size_
     list_op op = LOP_EQ;
     size_t base = strlen(key);
     if (sep) {
-        for (int o = LOP_IN; o <= LOP_LIKE; o++)
+        for (int o = LOP_IN; o < LIST_OP_COUNT; o++)
             if (strcmp(sep + 2, SUFFIX[o]) == 0) {
                 op = (list_op)o;
                 base = (size_t)(sep - key);

@@ -10,6 +10,8 @@
 #include <jansson.h>
 
 typedef enum { QF_UUID, QF_TEXT, QF_NUM, QF_TIME, QF_BOOL, QF_ENUM } qf_type;
+/* as LIST_KIND_COUNT (store.h): the last type + 1 */
+enum { QF_TYPE_COUNT = QF_ENUM + 1 };
 
 #define QO(op) (1u << (op))
 #define QO_CMP (QO(LOP_EQ) | QO(LOP_GT) | QO(LOP_GTE) | QO(LOP_LT) | QO(LOP_LTE) | QO(LOP_NEQ))

@@ -77,7 +77,6 @@ void http_release(http_req *r, int rc);
  * string then stops at the first one. Callers that check a value (keys,
  * ids) compare *len with strlen(). */
 const char *http_header_n(http_req *r, const char *name, size_t *len);
-const char *http_query(http_req *r, const char *name);
 const char *http_param(http_req *r, const char *name);
 /* Call `fn` for each query argument in order (URL-decoded; value may be NULL
  * for "?flag", and may hold NUL characters: %00); stops early when fn returns

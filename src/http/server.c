@@ -148,10 +148,6 @@ const char *http_header_n(http_req *r, const char *name, size_t *len) {
     return v;
 }
 
-const char *http_query(http_req *r, const char *name) {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
 typedef struct {
     bool (*fn)(void *cls, const char *key, const char *value, size_t len);
     void *cls;

@@ -14,10 +14,6 @@ store *store_open_config(const char *dsn, const store_config *cfg, char *err, si
     return store_sqlite_open(dsn, err, errcap);
 }
 
-store *store_open(const char *dsn, char *err, size_t errcap) {
-    return store_open_config(dsn, NULL, err, errcap);
-}
-
 void store_close(store *s) {
     if (s) s->ops->close(s);
 }
@@ -146,7 +142,7 @@ int consume_burn_cmp(const void *pa, const void *pb) {
     return strcmp(a->id, b->id);
 }
 
-const char *const ledger_kind_names[4] = {"create", "update", "consume", "delete"};
+const char *const ledger_kind_names[LEDGER_KIND_COUNT] = {LEDGER_KINDS(LEDGER_KIND_NAME)};
 
 void consume_result_clear(consume_result *r) {
     free(r->draws);

@@ -1,9 +1,16 @@
 /* store: the one interface between the API handlers and a database.
  *
  * A backend fills a `store_ops` table; handlers call the store_* wrappers
- * below and never see SQL. Every write is one transaction, acknowledged
- * (STORE_OK) only once it is durable. Every lookup is scoped by the caller's
- * organisation: another organisation's ids are simply not found.
+ * below and never see SQL. A write is one transaction of its own, or a
+ * savepoint of the calling thread's held write (idem_begin to idem_finish),
+ * which then commits it. On a thread that does not defer, a write outside
+ * a held write, or the idem_finish that commits one, returns STORE_OK once
+ * the change is durable. On a thread that defers (defer_begin), STORE_OK
+ * only says the change is kept: it is durable when the deferred function
+ * says so (the HTTP edge then releases the held answer), or lost when it
+ * says that. The rules: docs/internals/store-transactions.md.
+ * Every lookup is scoped by the caller's organisation: another
+ * organisation's ids are simply not found.
  * Codes, not sentences: the HTTP edge maps a store_rc to a status. */
 #ifndef ENTITLED_STORE_H
 #define ENTITLED_STORE_H
@@ -48,6 +55,9 @@ typedef struct {
  * whether more follow. */
 
 typedef enum { LIST_ENTITLEMENTS, LIST_CUSTOMERS, LIST_GRANTS, LIST_UNIQUE, LIST_LEDGER } list_kind;
+/* Arrays by list_kind are this long; kept the last kind + 1, apart from the
+ * enum so that switches over it stay exhaustive. */
+enum { LIST_KIND_COUNT = LIST_LEDGER + 1 };
 
 /* LOP_ILIKE: case-insensitive substring; LOP_LIKE: case-sensitive substring */
 typedef enum {
@@ -62,6 +72,8 @@ typedef enum {
     LOP_ILIKE,
     LOP_LIKE
 } list_op;
+/* as LIST_KIND_COUNT: the last op + 1 */
+enum { LIST_OP_COUNT = LOP_LIKE + 1 };
 
 /* LV_NUM: a double as a client sent it (a filter on a quantity, compared
  * exactly by store_sql.c); LV_DEC: a stored quantity (a cursor's position) */
@@ -135,9 +147,23 @@ typedef struct {
  * deleted. One change (a request) has one sequence number, per organisation,
  * gapless and in commit order; a consume that draws from three rows writes
  * three entries with that number, ordered by row id. */
-typedef enum { LEDGER_CREATE, LEDGER_UPDATE, LEDGER_CONSUME, LEDGER_DELETE } ledger_kind;
+/* The kinds of entry with their names (the ledger's `kind` column, the
+ * API's "kind"), listed once: the enum, LEDGER_KIND_COUNT, ledger_kind_names[]
+ * and the API's filter choices are made from this list. A new kind is added
+ * here, to the migrations' CHECK and to tools/gen_openapi.py. */
+#define LEDGER_KINDS(X)                                                                            \
+    X(LEDGER_CREATE, "create")                                                                     \
+    X(LEDGER_UPDATE, "update")                                                                     \
+    X(LEDGER_CONSUME, "consume")                                                                   \
+    X(LEDGER_DELETE, "delete")
+#define LEDGER_KIND_ID(id, name) id,
+#define LEDGER_KIND_ONE(id, name) +1
+#define LEDGER_KIND_NAME(id, name) name,
+typedef enum { LEDGER_KINDS(LEDGER_KIND_ID) } ledger_kind;
+/* not an enumerator of ledger_kind, so that switches over it stay exhaustive */
+enum { LEDGER_KIND_COUNT = 0 LEDGER_KINDS(LEDGER_KIND_ONE) };
 
-extern const char *const ledger_kind_names[4]; /* "create", "update", "consume", "delete" */
+extern const char *const ledger_kind_names[LEDGER_KIND_COUNT]; /* by ledger_kind */
 
 #define REQUEST_ID_MAX 128
 #define IDEM_KEY_MAX 255
@@ -316,8 +342,9 @@ typedef struct store_ops {
      * Otherwise the transaction stays open: every store call this thread
      * makes until idem_finish runs inside it (each as a savepoint, so a
      * failed call undoes only itself), and idem_finish either stores
-     * `answer` and commits, durably, with everything done in between, or
-     * (answer NULL) rolls all of it back.
+     * `answer` and commits it with everything done in between (durable as
+     * any write is: see the top of this file), or (answer NULL) rolls all
+     * of it back.
      * With key NULL (issue 7: api_write_begin(), a write without a key)
      * nothing is looked up or stored: idem_begin only opens the held
      * transaction, and idem_finish commits it (answer non-NULL) or rolls it
@@ -361,16 +388,14 @@ struct store {
     const store_ops *ops;
 };
 
-/* Open the database named by `dsn`, creating or migrating its schema: a
- * postgresql:// (or postgres://) URI or a key=value conninfo (any '=')
- * means PostgreSQL, anything else is a SQLite file path. On failure returns
- * NULL with `err` filled. */
-store *store_open(const char *dsn, char *err, size_t errcap);
-
 typedef struct {
     unsigned pool; /* PostgreSQL: connections kept by this process; 0 for 8 */
 } store_config;
 
+/* Open the database named by `dsn`, creating or migrating its schema: a
+ * postgresql:// (or postgres://) URI or a key=value conninfo (any '=')
+ * means PostgreSQL, anything else is a SQLite file path. `cfg` may be NULL
+ * (the defaults). On failure returns NULL with `err` filled. */
 store *store_open_config(const char *dsn, const store_config *cfg, char *err, size_t errcap);
 void store_close(store *s);
 
@@ -383,12 +408,6 @@ const char *store_rc_name(store_rc rc);
     "the database's schema is version %lld, newer than this binary knows (version %zu): run "      \
     "the entitled that wrote it, or a newer one"
 
-#define store_org_create(s, ...) ((s)->ops->org_create((s), __VA_ARGS__))
-#define store_org_exists(s, ...) ((s)->ops->org_exists((s), __VA_ARGS__))
-#define store_apikey_create(s, ...) ((s)->ops->apikey_create((s), __VA_ARGS__))
-#define store_apikey_get(s, ...) ((s)->ops->apikey_get((s), __VA_ARGS__))
-#define store_apikey_list(s, ...) ((s)->ops->apikey_list((s), __VA_ARGS__))
-#define store_apikey_revoke(s, ...) ((s)->ops->apikey_revoke((s), __VA_ARGS__))
 /* The key two customers' emails share when they are one: the address with
  * A-Z lowered, nothing else (SQLite's lower() and PostgreSQL's lower() on
  * COLLATE "C" text agree on exactly that, so migrations compute it in SQL).
@@ -397,34 +416,155 @@ const char *store_rc_name(store_rc rc);
  * malloc'd; NULL when memory ran out. */
 char *store_email_key(const char *email);
 
-#define store_customer_create(s, ...) ((s)->ops->customer_create((s), __VA_ARGS__))
-#define store_customer_get(s, ...) ((s)->ops->customer_get((s), __VA_ARGS__))
-#define store_entitlement_create(s, ...) ((s)->ops->entitlement_create((s), __VA_ARGS__))
-#define store_entitlement_get(s, ...) ((s)->ops->entitlement_get((s), __VA_ARGS__))
-#define store_grant_create(s, ...) ((s)->ops->grant_create((s), __VA_ARGS__))
-#define store_grant_get(s, ...) ((s)->ops->grant_get((s), __VA_ARGS__))
-#define store_grant_update(s, ...) ((s)->ops->grant_update((s), __VA_ARGS__))
-#define store_grant_delete(s, ...) ((s)->ops->grant_delete((s), __VA_ARGS__))
-#define store_grant_total(s, ...) ((s)->ops->grant_total((s), __VA_ARGS__))
-#define store_entitlement_update(s, ...) ((s)->ops->entitlement_update((s), __VA_ARGS__))
-#define store_entitlement_delete(s, ...) ((s)->ops->entitlement_delete((s), __VA_ARGS__))
-#define store_customer_update(s, ...) ((s)->ops->customer_update((s), __VA_ARGS__))
-#define store_customer_delete(s, ...) ((s)->ops->customer_delete((s), __VA_ARGS__))
-#define store_list(s, ...) ((s)->ops->list((s), __VA_ARGS__))
-#define store_consume(s, ...) ((s)->ops->consume((s), __VA_ARGS__))
-#define store_balance_at(s, ...) ((s)->ops->balance_at((s), __VA_ARGS__))
-#define store_idem_begin(s, ...) ((s)->ops->idem_begin((s), __VA_ARGS__))
-#define store_idem_finish(s, ...) ((s)->ops->idem_finish((s), __VA_ARGS__))
+/* ---- typed calls ---------------------------------------------------------------
+ * One static inline function per entry of store_ops, so that a call site is
+ * type-checked and a breakpoint can be set on it (Redis's connWrite() and
+ * friends). What each does is said at its entry in store_ops above. */
+
+/* organisations and keys */
+static inline store_rc store_org_create(store *s, const char *id, const char *name, int64_t now) {
+    return s->ops->org_create(s, id, name, now);
+}
+static inline store_rc store_org_exists(store *s, const char *id) {
+    return s->ops->org_exists(s, id);
+}
+static inline store_rc store_apikey_create(store *s, const store_apikey *k) {
+    return s->ops->apikey_create(s, k);
+}
+static inline store_rc store_apikey_get(store *s, const char *key_id, store_apikey *out) {
+    return s->ops->apikey_get(s, key_id, out);
+}
+static inline store_rc store_apikey_list(store *s, const char *org,
+                                         bool (*fn)(void *cls, const store_apikey *k), void *cls) {
+    return s->ops->apikey_list(s, org, fn, cls);
+}
+static inline store_rc store_apikey_revoke(store *s, const char *key_id, int64_t now,
+                                           store_apikey *out) {
+    return s->ops->apikey_revoke(s, key_id, now, out);
+}
+
+/* customers and entitlements */
+static inline store_rc store_customer_create(store *s, const char *org, const model_customer *c) {
+    return s->ops->customer_create(s, org, c);
+}
+static inline store_rc store_customer_get(store *s, const char *org, const char *id,
+                                          model_customer *out) {
+    return s->ops->customer_get(s, org, id, out);
+}
+static inline store_rc store_customer_update(store *s, const char *org, const char *id,
+                                             void (*apply)(void *ctx, model_customer *c), void *ctx,
+                                             int64_t now, model_customer *out) {
+    return s->ops->customer_update(s, org, id, apply, ctx, now, out);
+}
+static inline store_rc store_customer_delete(store *s, const char *org, const char *id,
+                                             model_customer *out) {
+    return s->ops->customer_delete(s, org, id, out);
+}
+static inline store_rc store_entitlement_create(store *s, const char *org,
+                                                const model_entitlement *e) {
+    return s->ops->entitlement_create(s, org, e);
+}
+static inline store_rc store_entitlement_get(store *s, const char *org, const char *id,
+                                             model_entitlement *out) {
+    return s->ops->entitlement_get(s, org, id, out);
+}
+static inline store_rc store_entitlement_update(store *s, const char *org, const char *id,
+                                                void (*apply)(void *ctx, model_entitlement *e),
+                                                void *ctx, int64_t now, model_entitlement *out) {
+    return s->ops->entitlement_update(s, org, id, apply, ctx, now, out);
+}
+static inline store_rc store_entitlement_delete(store *s, const char *org, const char *id,
+                                                model_entitlement *out) {
+    return s->ops->entitlement_delete(s, org, id, out);
+}
+
+/* customer entitlement rows, consume and the balance */
+static inline store_rc store_grant_create(store *s, const char *org, const model_grant *g,
+                                          int64_t now, const store_meta *m) {
+    return s->ops->grant_create(s, org, g, now, m);
+}
+static inline store_rc store_grant_get(store *s, const char *org, const char *ent, const char *cust,
+                                       const char *id, model_grant *out) {
+    return s->ops->grant_get(s, org, ent, cust, id, out);
+}
+static inline store_rc store_grant_update(store *s, const char *org, const char *ent,
+                                          const char *cust, const char *id,
+                                          const model_grant_patch *p, int64_t now,
+                                          const store_meta *m, model_grant *out) {
+    return s->ops->grant_update(s, org, ent, cust, id, p, now, m, out);
+}
+static inline store_rc store_grant_delete(store *s, const char *org, const char *ent,
+                                          const char *cust, const char *id, int64_t now,
+                                          const store_meta *m, model_grant *out) {
+    return s->ops->grant_delete(s, org, ent, cust, id, now, m, out);
+}
+static inline store_rc store_grant_total(store *s, const char *org, const char *ent,
+                                         const char *cust, bool has_from, int64_t from, bool has_to,
+                                         int64_t to, dec_sum *sum) {
+    return s->ops->grant_total(s, org, ent, cust, has_from, from, has_to, to, sum);
+}
+static inline store_rc store_consume(store *s, const char *org, const char *ent, const char *cust,
+                                     dec quantity, int64_t at, int64_t now, const store_meta *m,
+                                     consume_result *out) {
+    return s->ops->consume(s, org, ent, cust, quantity, at, now, m, out);
+}
+static inline store_rc store_balance_at(store *s, const char *org, const char *ent,
+                                        const char *cust, int64_t at, store_balance *out) {
+    return s->ops->balance_at(s, org, ent, cust, at, out);
+}
+
+/* lists */
+static inline store_rc store_list(store *s, const list_query *q, list_result *out) {
+    return s->ops->list(s, q, out);
+}
+
+/* idempotency and the held write (docs/internals/store-transactions.md) */
+static inline store_rc store_idem_begin(store *s, const char *org, const char *key, bool *found,
+                                        store_idem *out) {
+    return s->ops->idem_begin(s, org, key, found, out);
+}
+static inline store_rc store_idem_finish(store *s, const char *org, const char *key,
+                                         const store_idem *answer, const char *request_id,
+                                         int64_t now) {
+    return s->ops->idem_finish(s, org, key, answer, request_id, now);
+}
+static inline store_rc store_idem_prune(store *s, int64_t before, int64_t *deleted) {
+    return s->ops->idem_prune(s, before, deleted);
+}
+
 /* One read transaction around several reads (optional: false when none was
- * opened, and the reads run one by one). */
-#define store_read_begin(s) ((s)->ops->read_begin ? (s)->ops->read_begin((s)) : false)
-#define store_read_end(s) ((s)->ops->read_end((s)))
-/* Deferred durability: NULL in a backend whose writes are durable when they return. */
-#define store_can_defer(s) ((s)->ops->defer_begin != NULL)
-#define store_defer_begin(s, ...) ((s)->ops->defer_begin((s), __VA_ARGS__))
-#define store_defer_end(s) ((s)->ops->defer_end((s)))
-#define store_idem_prune(s, ...) ((s)->ops->idem_prune((s), __VA_ARGS__))
-#define store_scan_ledger(s, ...) ((s)->ops->scan_ledger((s), __VA_ARGS__))
-#define store_scan_rows(s, ...) ((s)->ops->scan_rows((s), __VA_ARGS__))
+ * opened, and the reads run one by one; store_read_end() only after true). */
+static inline bool store_read_begin(store *s) {
+    return s->ops->read_begin ? s->ops->read_begin(s) : false;
+}
+static inline void store_read_end(store *s) {
+    s->ops->read_end(s);
+}
+
+/* Deferred durability: false in a backend whose writes are durable when
+ * they return (store_defer_begin/end must then not be called). */
+static inline bool store_can_defer(const store *s) {
+    return s->ops->defer_begin != NULL;
+}
+static inline bool store_defer_begin(store *s, void (*fn)(void *cls, store_rc rc), void *cls) {
+    return s->ops->defer_begin(s, fn, cls);
+}
+static inline bool store_defer_end(store *s) {
+    return s->ops->defer_end(s);
+}
+
+/* for `entitled verify` */
+static inline store_rc store_scan_ledger(store *s, bool (*fn)(void *cls, const ledger_entry *e),
+                                         void *cls) {
+    return s->ops->scan_ledger(s, fn, cls);
+}
+static inline store_rc
+store_scan_rows(store *s, bool (*fn)(void *cls, const char *org, const model_grant *g), void *cls) {
+    return s->ops->scan_rows(s, fn, cls);
+}
+/* STORE_OK when the backend has no check of its own (PostgreSQL). */
+static inline store_rc store_integrity(store *s, char *msg, size_t cap) {
+    return s->ops->integrity ? s->ops->integrity(s, msg, cap) : STORE_OK;
+}
 
 #endif

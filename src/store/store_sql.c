@@ -80,7 +80,7 @@ const sql_field *sql_field_of(list_kind k, const char *name) {
 }
 
 int sql_ledger_kind(const char *name) {
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < LEDGER_KIND_COUNT; k++)
         if (name && strcmp(name, ledger_kind_names[k]) == 0) return k;
     return -1;
 }
@@ -340,7 +340,7 @@ static void sb_filters(sql_builder *b, const sql_dialect *d, const list_query *q
         sb_add(b, ")");
     }
     if (q->search && q->search_len) {
-        static const char *const SEARCH[] = {
+        static const char *const SEARCH[LIST_KIND_COUNT] = {
             [LIST_ENTITLEMENTS] = "t.name\\t.description",
             [LIST_CUSTOMERS] = "t.customer_name\\t.email\\t.external_id",
             [LIST_GRANTS] = "e.name",

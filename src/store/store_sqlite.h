@@ -1,4 +1,6 @@
-/* store_sqlite: the embedded backend (SQLite, WAL, synchronous=FULL). */
+/* store_sqlite: the embedded backend (SQLite in WAL mode with
+ * synchronous=NORMAL: a COMMIT does not sync, the syncer thread's fdatasync
+ * of the WAL makes the commits before it durable). */
 #ifndef ENTITLED_STORE_SQLITE_H
 #define ENTITLED_STORE_SQLITE_H
 

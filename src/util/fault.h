@@ -2,9 +2,9 @@
  * -DENTITLED_FAULTS=ON (the `build-fault` directory of `make fault`); a
  * production build has none of it, and the X-Fault header means nothing to it.
  *
- * One fault is armed per thread at a time, for one request (api_invoke() in
- * src/api/idempotency.c arms it from the request's X-Fault header and disarms
- * it after the handler):
+ * One fault is armed per thread at a time, for one request (the first stage
+ * of the request pipeline, src/api/pipeline.c, arms it from the request's
+ * X-Fault header and disarms it after the handler):
  *
  *   store:N[:ioerr|full|busy]  the Nth sqlite3_step() this thread makes while
  *                              armed returns SQLITE_IOERR (default),

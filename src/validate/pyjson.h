@@ -14,8 +14,10 @@
  *   - NaN, Infinity and -Infinity are not JSON (RFC 8259): refused as
  *     "Expecting value" at their first character, as Python refuses any other
  *     unknown token.
- *   - Nesting deeper than PYJSON_MAX_DEPTH is refused: PYJSON_TOO_DEEP, as
- *     soon as the 65th bracket is met. Python goes on to its recursion limit
+ *   - Nesting deeper than the limit in force (pyjson_max_depth: 64,
+ *     PYJSON_MAX_DEPTH, unless serve --max-json-depth sets 1 to 10000) is
+ *     refused: PYJSON_TOO_DEEP, as soon as the bracket past it is met (the
+ *     65th by default). Python goes on to its recursion limit
  *     (near depth 1000), where FastAPI answers 400 "There was an error
  *     parsing the body"; answer PYJSON_TOO_DEEP with that same 400
  *     (tests/vectors/patch.json expects it for a 5000-deep body).
@@ -68,7 +70,7 @@ enum pyjson_rc {
     PYJSON_OK = 0,
     PYJSON_INVALID = 1,  /* err->msg / err->pos as Python's JSONDecodeError */
     PYJSON_NOT_UTF8 = 2, /* FastAPI's 400: bytes do not decode, or not a JSONDecodeError */
-    PYJSON_TOO_DEEP = 3, /* nesting past PYJSON_MAX_DEPTH */
+    PYJSON_TOO_DEEP = 3, /* nesting past pyjson_max_depth */
     PYJSON_NOMEM = 4
 };
 

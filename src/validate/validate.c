@@ -477,9 +477,3 @@ char *validate_strdup(const vval *v, const vfield *f, int *oom) {
     if (!s) *oom = 1;
     return s;
 }
-
-const vval *validate_get(const vfield *fields, const vval *vals, size_t n, const char *name) {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(fields[i].name, name) == 0) return &vals[i];
-    return NULL;
-}

@@ -97,7 +97,4 @@ bool validate_path_uuid(const char *name, const char *value, char *out, json_t *
  * NULL when null or absent; *oom set on allocation failure. */
 char *validate_strdup(const vval *v, const vfield *f, int *oom);
 
-/* Look a field's value up by name. */
-const vval *validate_get(const vfield *fields, const vval *vals, size_t n, const char *name);
-
 #endif

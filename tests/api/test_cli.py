@@ -112,6 +112,13 @@ class CliHelp(unittest.TestCase):
     def test_apikey_create_help(self):
         self.check_help(["apikey", "create", "--help"], ["--org"])
 
+    def test_group_help(self):
+        # a group of several commands lists them all, not its first one
+        self.check_help(["apikey", "--help"], ["apikey create", "apikey list", "apikey revoke"])
+        # a group of one shows that command's flags
+        self.check_help(["org", "--help"], ["org create", "--name"])
+        self.check_help(["idempotency", "-h"], ["idempotency prune", "--before"])
+
 
 class CliErrors(unittest.TestCase):
     def setUp(self):
