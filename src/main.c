@@ -154,7 +154,8 @@ static const command COMMANDS[] = {
      {S_KEY_ID, -1}},
     {"verify",
      cmd_verify,
-     "replay the ledger and check every row against it; exit 1 on any mismatch",
+     "check the file (SQLite: PRAGMA integrity_check), then replay the ledger and check every "
+     "row against it; exit 1 on any mismatch",
      {S_DB, -1},
      {-1, -1}},
     {"idempotency prune",
