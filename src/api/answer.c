@@ -61,12 +61,12 @@ void api_reply_store(http_req *r, store_rc rc, const char *what) {
         http_reply_detail(r, 500,
                           "Internal Server Error: the database failed; nothing was changed");
         return;
-    case STORE_UNKNOWN: /* a retry is refused until a restart: wait longer */
+    case STORE_UNKNOWN:
         http_reply_header(r, "Retry-After", "5");
         http_reply_detail(r, 503,
-                          "The change may or may not have been kept: the database could not be "
-                          "synced to disk. The server accepts no more writes until it is "
-                          "restarted; then read the object, or retry with the same "
+                          "The change may or may not have been kept: the database did not "
+                          "confirm it (its sync to disk failed, or the connection to it was "
+                          "lost at the commit). Read the object, or retry with the same "
                           "Idempotency-Key, to learn the outcome");
         return;
     case STORE_FULL:

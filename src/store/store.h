@@ -30,9 +30,10 @@ typedef enum {
     STORE_SHORT,     /* consume: the active rows hold less than asked (409) */
     STORE_DUPLICATE, /* a customer of the organisation has this email already (400) */
     STORE_ERROR,     /* anything else (500), logged by the backend */
-    /* A write whose outcome is unknown (503): its commit was made but the
-     * sync that was to make it durable failed, so it may or may not be on
-     * disk. The store then refuses every later write (STORE_HALTED). */
+    /* A write whose outcome is unknown (503): on SQLite its commit was
+     * made but the sync that was to make it durable failed, so it may or
+     * may not be on disk, and the store then refuses every later write
+     * (STORE_HALTED); on PostgreSQL its COMMIT was sent and no answer came. */
     STORE_UNKNOWN,
     STORE_HALTED, /* writes refused since a failed sync; nothing changed (503) */
     STORE_FULL,   /* the database's disk (or file size limit) is full; nothing changed (507) */

@@ -657,6 +657,7 @@ typedef struct {
     char error[256];     /* its message */
     params p;
     bool bound; /* holds an idempotent request's transaction (idem_begin) */
+    bool sent;  /* run() handed its statement to libpq (reset by each run()) */
 } pconn;
 
 typedef struct {
@@ -786,6 +787,7 @@ static store_rc run(pconn *c, enum stmt_id id, PGresult **out) {
     char name[16];
     snprintf(name, sizeof name, "s%d", (int)id);
     store_rc r = c->p.oom ? STORE_ERROR : c->pg ? STORE_OK : STORE_BUSY;
+    c->sent = false;
     if (r == STORE_OK && !c->prepared[id]) {
         r = PQsendPrepare(c->pg, name, STMT[id].sql, 0, NULL) ? finish(c, what, NULL)
                                                               : lost(c, what);
@@ -793,7 +795,7 @@ static store_rc run(pconn *c, enum stmt_id id, PGresult **out) {
     }
     if (r == STORE_OK)
         r = PQsendQueryPrepared(c->pg, name, c->p.n, c->p.val, c->p.len, c->p.fmt, 0)
-                ? finish(c, what, out)
+                ? (c->sent = true, finish(c, what, out))
                 : lost(c, what);
     p_reset(&c->p);
     return r;
@@ -1024,7 +1026,15 @@ static store_rc tx_end(pconn *c, store_rc r) {
         store_rc rel = run(c, P_RELEASE, NULL);
         return r != STORE_OK ? r : rel;
     }
-    if (r == STORE_OK) return run(c, P_COMMIT, NULL);
+    if (r == STORE_OK) {
+        r = run(c, P_COMMIT, NULL);
+        /* A COMMIT sent whose answer never came (the connection lost, the
+         * server shutting down, no answer in time: the connection is
+         * dropped): the database may have committed it or not, so the
+         * client must not be told "retry" as if nothing happened. */
+        if (r == STORE_BUSY && c->sent && !c->pg) r = STORE_UNKNOWN;
+        return r;
+    }
     if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE) run(c, P_ROLLBACK, NULL);
     return r;
 }
