@@ -46,6 +46,35 @@ const char *store_rc_name(store_rc rc) {
     return "?";
 }
 
+/* Both backends' page arrays, made once here: `limit` entries of the
+ * kind's array, and the ranks of a ranked search. */
+bool list_result_alloc(const list_query *q, list_result *out) {
+    size_t cap = (size_t)q->limit;
+    switch (q->kind) {
+    case LIST_ENTITLEMENTS:
+        out->ents = calloc(cap, sizeof *out->ents);
+        break;
+    case LIST_CUSTOMERS:
+        out->custs = calloc(cap, sizeof *out->custs);
+        break;
+    case LIST_GRANTS:
+        out->grants = calloc(cap, sizeof *out->grants);
+        break;
+    case LIST_UNIQUE:
+        out->uniq = calloc(cap, sizeof *out->uniq);
+        break;
+    case LIST_LEDGER:
+        out->entries = calloc(cap, sizeof *out->entries);
+        break;
+    }
+    if (!out->ents && !out->custs && !out->grants && !out->uniq && !out->entries) return false;
+    if (q->rank_text && !(out->ranks = calloc(cap, sizeof *out->ranks))) {
+        list_result_clear(out);
+        return false;
+    }
+    return true;
+}
+
 void list_result_clear(list_result *r) {
     for (size_t i = 0; i < r->n; i++) {
         if (r->ents) model_entitlement_clear(&r->ents[i]);

@@ -261,6 +261,9 @@ typedef struct {
 } list_result;
 
 void list_result_clear(list_result *r);
+/* Allocate a page of q->limit (> 0) entries of q's kind, and its ranks when
+ * q ranks: false when memory ran out (nothing is left allocated). */
+bool list_result_alloc(const list_query *q, list_result *out);
 
 /* The sort value of row i of a result, for cursors: false when null. */
 bool list_sort_value(const list_result *r, size_t i, const char *sort, list_value *v,

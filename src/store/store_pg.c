@@ -2048,30 +2048,8 @@ static store_rc pg_list(store *s, const list_query *q0, list_result *out) {
     const sql_field *sf =
         sql_field_of(q0->kind == LIST_UNIQUE ? LIST_ENTITLEMENTS : q0->kind, q0->sort);
     if (!sf || q0->limit < 1) return STORE_ERROR;
+    if (!list_result_alloc(q0, out)) return STORE_ERROR;
     size_t cap = (size_t)q0->limit;
-    switch (q0->kind) {
-    case LIST_ENTITLEMENTS:
-        out->ents = calloc(cap, sizeof *out->ents);
-        break;
-    case LIST_CUSTOMERS:
-        out->custs = calloc(cap, sizeof *out->custs);
-        break;
-    case LIST_GRANTS:
-        out->grants = calloc(cap, sizeof *out->grants);
-        break;
-    case LIST_UNIQUE:
-        out->uniq = calloc(cap, sizeof *out->uniq);
-        break;
-    case LIST_LEDGER:
-        out->entries = calloc(cap, sizeof *out->entries);
-        break;
-    }
-    if (!out->ents && !out->custs && !out->grants && !out->uniq && !out->entries)
-        return STORE_ERROR;
-    if (q0->rank_text && !(out->ranks = calloc(cap, sizeof *out->ranks))) {
-        list_result_clear(out);
-        return STORE_ERROR;
-    }
     list_query q = *q0;
     char *needle = NULL;
     bool never = false;

@@ -2225,30 +2225,8 @@ static store_rc sq_list(store *s, const list_query *q, list_result *out) {
     const sql_field *sf =
         sql_field_of(q->kind == LIST_UNIQUE ? LIST_ENTITLEMENTS : q->kind, q->sort);
     if (!sf || q->limit < 1) return STORE_ERROR;
+    if (!list_result_alloc(q, out)) return STORE_ERROR;
     size_t cap = (size_t)q->limit;
-    switch (q->kind) {
-    case LIST_ENTITLEMENTS:
-        out->ents = calloc(cap, sizeof *out->ents);
-        break;
-    case LIST_CUSTOMERS:
-        out->custs = calloc(cap, sizeof *out->custs);
-        break;
-    case LIST_GRANTS:
-        out->grants = calloc(cap, sizeof *out->grants);
-        break;
-    case LIST_UNIQUE:
-        out->uniq = calloc(cap, sizeof *out->uniq);
-        break;
-    case LIST_LEDGER:
-        out->entries = calloc(cap, sizeof *out->entries);
-        break;
-    }
-    if (!out->ents && !out->custs && !out->grants && !out->uniq && !out->entries)
-        return STORE_ERROR;
-    if (q->rank_text && !(out->ranks = calloc(cap, sizeof *out->ranks))) {
-        list_result_clear(out);
-        return STORE_ERROR;
-    }
     /* the segments in reading order, from the one holding the position */
     sql_segment seg[2];
     int nseg = sql_segments(q, sf, seg);
